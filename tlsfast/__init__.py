@@ -1,0 +1,62 @@
+"""tlsfast: a fast TLS socket layer for non-blocking Python event loops.
+
+Two implementations share one API (``tlsfast._protocol``):
+
+* ``tlsfast._tls_c`` -- Cython calling libssl (OpenSSL 3) directly;
+* ``tlsfast._tls_py`` -- pure Python over the stdlib ``ssl`` module.
+
+The environment variable ``TLSFAST_IMPL`` picks one: ``c`` or ``python``.
+When it is set, that implementation must load or ``import tlsfast`` fails
+with ``ImportError``; when unset, the compiled one is tried first.
+``tlsfast.__impl__`` names the live one (``"c"`` or ``"python"``).
+"""
+
+import os as _os
+
+from ._common import *  # noqa: F401,F403  (constants, exceptions, codes)
+from ._common import __all__ as _common_all
+from ._protocol import IMPLEMENTATION_NAMES as _IMPL_NAMES
+
+__version__ = "0.1.0"
+
+
+def _load(name):
+    if name == "c":
+        from . import _tls_c as impl
+    elif name == "python":
+        from . import _tls_py as impl
+    else:
+        raise ImportError(
+            f"TLSFAST_IMPL={name!r} is not an implementation: use 'c' or 'python'"
+        )
+    return impl
+
+
+_requested = _os.environ.get("TLSFAST_IMPL", "").strip().lower()
+if _requested:
+    try:
+        _impl = _load(_requested)
+    except ImportError as exc:
+        if _requested != "c":
+            raise
+        raise ImportError(
+            "TLSFAST_IMPL=c but the compiled implementation tlsfast._tls_c "
+            f"could not be imported ({exc}); build it with 'pip install .' "
+            "(needs a C compiler and OpenSSL >= 3.0 headers)"
+        ) from exc
+    __impl__ = _requested
+else:
+    try:
+        _impl = _load("c")
+        __impl__ = "c"
+    except ImportError:
+        _impl = _load("python")
+        __impl__ = "python"
+
+globals().update({name: getattr(_impl, name) for name in _IMPL_NAMES})
+SSLObject = getattr(_impl, "SSLObject", None)
+MemoryBIO = getattr(_impl, "MemoryBIO", None)
+
+from ._helpers import get_server_certificate  # noqa: E402
+
+__all__ = list(_common_all) + list(_IMPL_NAMES) + ["get_server_certificate", "__impl__"]

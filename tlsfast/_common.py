@@ -1,0 +1,78 @@
+"""Names both implementations share: stdlib constants, enums, exceptions, codes.
+
+tlsfast re-uses the stdlib ``ssl`` module's exception classes and enums
+(``tlsfast.SSLWantReadError is ssl.SSLWantReadError``), so ``except
+ssl.SSLError`` keeps working on code ported with ``import tlsfast as ssl``.
+
+Fast-path return codes (see ``docs/nonblocking``):
+
+``WANT_READ`` (-1)
+    the call needs the socket readable (``selectors.EVENT_READ``) and must be
+    repeated with the same arguments.
+``WANT_WRITE`` (-2)
+    the call needs the socket writable (``selectors.EVENT_WRITE``).
+
+Every other return of a ``try_*`` method is ``>= 0``: a byte count, or 0 for a
+clean end of stream (close_notify, or a ragged EOF with
+``suppress_ragged_eofs=True``).
+"""
+
+import selectors as _selectors
+import ssl as _ssl
+
+WANT_READ = -1
+WANT_WRITE = -2
+
+#: selector events per fast-path code (``wanted_events`` property)
+EVENTS_FOR_CODE = {
+    WANT_READ: _selectors.EVENT_READ,
+    WANT_WRITE: _selectors.EVENT_WRITE,
+}
+
+# --- exceptions: the stdlib's own classes ---------------------------------
+SSLError = _ssl.SSLError
+SSLZeroReturnError = _ssl.SSLZeroReturnError
+SSLWantReadError = _ssl.SSLWantReadError
+SSLWantWriteError = _ssl.SSLWantWriteError
+SSLSyscallError = _ssl.SSLSyscallError
+SSLEOFError = _ssl.SSLEOFError
+SSLCertVerificationError = _ssl.SSLCertVerificationError
+CertificateError = _ssl.CertificateError
+
+# --- enums and constants: the stdlib's names and values --------------------
+TLSVersion = _ssl.TLSVersion
+Options = _ssl.Options
+VerifyMode = _ssl.VerifyMode
+VerifyFlags = _ssl.VerifyFlags
+AlertDescription = _ssl.AlertDescription
+SSLErrorNumber = _ssl.SSLErrorNumber
+Purpose = _ssl.Purpose
+DefaultVerifyPaths = _ssl.DefaultVerifyPaths
+
+_CONSTANT_PREFIXES = (
+    "CERT_", "OP_", "PROTOCOL_", "VERIFY_", "ALERT_DESCRIPTION_", "SSL_ERROR_",
+    "HAS_", "CHANNEL_BINDING_TYPES",
+)
+CONSTANT_NAMES = sorted(
+    name for name in dir(_ssl)
+    if name.startswith(_CONSTANT_PREFIXES) and name.isupper() or name == "CHANNEL_BINDING_TYPES"
+)
+globals().update({name: getattr(_ssl, name) for name in CONSTANT_NAMES})
+
+# --- module helpers: pure functions with no TLS state, re-used as they are --
+DER_cert_to_PEM_cert = _ssl.DER_cert_to_PEM_cert
+PEM_cert_to_DER_cert = _ssl.PEM_cert_to_DER_cert
+cert_time_to_seconds = _ssl.cert_time_to_seconds
+get_default_verify_paths = _ssl.get_default_verify_paths
+PEM_HEADER = _ssl.PEM_HEADER
+PEM_FOOTER = _ssl.PEM_FOOTER
+
+__all__ = [
+    "WANT_READ", "WANT_WRITE", "EVENTS_FOR_CODE",
+    "SSLError", "SSLZeroReturnError", "SSLWantReadError", "SSLWantWriteError",
+    "SSLSyscallError", "SSLEOFError", "SSLCertVerificationError", "CertificateError",
+    "TLSVersion", "Options", "VerifyMode", "VerifyFlags", "AlertDescription",
+    "SSLErrorNumber", "Purpose", "DefaultVerifyPaths",
+    "DER_cert_to_PEM_cert", "PEM_cert_to_DER_cert", "cert_time_to_seconds",
+    "get_default_verify_paths", "PEM_HEADER", "PEM_FOOTER",
+] + CONSTANT_NAMES

@@ -1,0 +1,521 @@
+# _SSLConnection: the engine.  One SSL* on a socket file descriptor.
+#
+# State machine (``SSL_is_init_finished`` / ``SSL_get_shutdown`` hold the
+# truth; the engine keeps no copy of it):
+#
+#   HANDSHAKE --do_handshake--> OPEN --shutdown--> CLOSING --peer close_notify--> CLOSED
+#
+# Every operation goes through ``_io``: one non-blocking SSL_* call, then
+#   success                  -> return the byte count (0 = clean EOF for reads)
+#   want-read / want-write   -> non-blocking socket: return WANT_READ/WANT_WRITE
+#                               (fast path) or raise SSLWant*Error (stdlib path);
+#                               socket with a timeout / blocking: poll() without
+#                               the GIL until the deadline, then call again
+#   anything else            -> the exception from ``_errors.pxi``'s table.
+#
+# GIL policy: the GIL is kept for reads/writes below GIL_RELEASE_BYTES (a
+# small SSL_read_ex costs less than releasing and re-taking the GIL) and
+# released for handshakes (public-key operations), shutdown, large transfers
+# and every poll().  ``busy`` marks that an SSL_* call is in progress on this
+# SSL*; a second thread arriving meanwhile (possible whenever the GIL was
+# released, or a callback ran Python code) waits until it clears, so two
+# threads are never inside one SSL* -- while one thread waits in poll() for
+# data, another may send on the same socket.
+
+from cpython.exc cimport PyErr_CheckSignals, PyErr_SetObject, PyErr_WriteUnraisable
+from cpython.pythread cimport PyThread_get_thread_ident
+from posix.fcntl cimport fcntl, F_GETFL, F_SETFL, O_NONBLOCK
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from posix.unistd cimport usleep
+
+cdef extern from "<poll.h>" nogil:
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    int poll(pollfd *fds, unsigned long nfds, int timeout)
+    enum:
+        POLLIN
+        POLLOUT
+
+cdef enum:
+    _WANT_READ = -1
+    _WANT_WRITE = -2
+    GIL_RELEASE_BYTES = 65536
+
+cdef enum Op:
+    OP_HANDSHAKE
+    OP_READ
+    OP_PEEK
+    OP_WRITE
+    OP_SHUTDOWN
+
+cdef object _socket_timeout = socket.timeout
+cdef int _EVENT_READ = _selectors.EVENT_READ
+cdef int _EVENT_WRITE = _selectors.EVENT_WRITE
+cdef tuple _TIMEOUT_MESSAGES = (
+    "The handshake operation timed out",
+    "The read operation timed out",
+    "The read operation timed out",
+    "The write operation timed out",
+    "The read operation timed out",
+)
+cdef str _WANT_READ_MSG = f"The operation did not complete (read) ({_WHERE})"
+cdef str _WANT_WRITE_MSG = f"The operation did not complete (write) ({_WHERE})"
+
+
+cdef void _unraisable(object exc, object where) noexcept:
+    """Report an exception raised inside an OpenSSL callback like the stdlib
+    does (``sys.unraisablehook``)."""
+    PyErr_SetObject(type(exc), exc)
+    PyErr_WriteUnraisable(where)
+
+
+cdef inline double _monotonic() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+cdef inline int _ssl_call(SSL *ssl, int op, char *buf, size_t n, size_t *done,
+                          int *saved_errno) noexcept nogil:
+    """One SSL_* call with a clean error queue; returns SSL_get_error()'s
+    verdict (SSL_ERROR_NONE on success) with errno read right after."""
+    cdef int ret
+    ERR_clear_error()
+    _clear_errno()
+    if op == OP_READ:
+        ret = SSL_read_ex(ssl, buf, n, done)
+    elif op == OP_WRITE:
+        ret = SSL_write_ex(ssl, buf, n, done)
+    elif op == OP_PEEK:
+        ret = SSL_peek_ex(ssl, buf, n, done)
+    elif op == OP_HANDSHAKE:
+        ret = SSL_do_handshake(ssl)
+    else:
+        ret = SSL_shutdown(ssl)
+        if ret >= 0:
+            done[0] = <size_t>ret   # 1: finished, 0: close_notify sent only
+            saved_errno[0] = errno
+            return SSL_ERROR_NONE
+    saved_errno[0] = errno
+    if ret == 1:
+        return SSL_ERROR_NONE
+    return SSL_get_error(ssl, ret)
+
+
+@cython.final
+cdef class _SSLConnection:
+    """The ``SSL*`` behind one ``SSLSocket`` (the stdlib's ``_ssl._SSLSocket``)."""
+    cdef SSL *ssl
+    cdef int fd
+    cdef SSLContext ctx
+    cdef object _owner            # weakref.ref to the SSLSocket
+    cdef double timeout           # seconds; < 0 blocking, 0 non-blocking
+    cdef readonly bint server_side
+    cdef public bint suppress_ragged_eofs
+    cdef readonly object server_hostname
+    cdef int wanted               # last fast-path code: 0, _WANT_READ, _WANT_WRITE
+    cdef bint busy                # an SSL_* call is in progress
+    cdef unsigned long busy_thread
+    cdef int shutdown_zeros
+
+    def __cinit__(self):
+        self.ssl = NULL
+        self.fd = -1
+
+    def __dealloc__(self):
+        if self.ssl != NULL:
+            SSL_free(self.ssl)
+            self.ssl = NULL
+
+    @staticmethod
+    cdef _SSLConnection create(SSLContext ctx, object sock, bint server_side,
+                               object server_hostname, object session,
+                               bint suppress_ragged_eofs):
+        cdef _SSLConnection self = _SSLConnection.__new__(_SSLConnection)
+        cdef SSL_CTX *c = ctx._checked()
+        cdef X509_VERIFY_PARAM *param
+        cdef bytes packed_ip, host
+        self.ctx = ctx
+        self.server_side = server_side
+        self.server_hostname = server_hostname
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        self._owner = weakref.ref(sock)
+        self.fd = sock.fileno()
+        ERR_clear_error()
+        self.ssl = SSL_new(c)
+        if self.ssl == NULL:
+            raise _ssl_error_from_queue()
+        SSL_set_app_data(self.ssl, <void *>self)   # borrowed: the engine outlives its SSL*
+        if SSL_set_fd(self.ssl, self.fd) != 1:
+            raise _ssl_error_from_queue()
+        if server_hostname is not None:
+            if not server_hostname or server_hostname.startswith("."):
+                raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
+            host = server_hostname.encode("ascii")
+            if b"\x00" in host:
+                raise ValueError("server_hostname contains a NUL byte")
+            packed_ip = _parse_ip(server_hostname)
+            if packed_ip is None and SSL_set_tlsext_host_name(self.ssl, host) != 1:
+                raise _ssl_error_from_queue()
+            if ctx._check_hostname:
+                param = SSL_get0_param(self.ssl)
+                X509_VERIFY_PARAM_set_hostflags(param, ctx._hostflags)
+                if packed_ip is not None:
+                    ok = X509_VERIFY_PARAM_set1_ip(param, <const unsigned char *>(<char *>packed_ip),
+                                                   len(packed_ip))
+                else:
+                    ok = X509_VERIFY_PARAM_set1_host(param, host, len(host))
+                if ok != 1:
+                    raise _ssl_error_from_queue()
+        if server_side:
+            SSL_set_accept_state(self.ssl)
+        else:
+            if ctx._post_handshake_auth:
+                SSL_set_post_handshake_auth(self.ssl, 1)
+            SSL_set_connect_state(self.ssl)
+        if session is not None:
+            self.session = session
+        self.set_timeout(sock.gettimeout())
+        return self
+
+    cdef owner(self):
+        return self._owner() if self._owner is not None else None
+
+    cdef int set_timeout(self, object timeout) except -1:
+        """Follow the socket's timeout (None, 0.0 or seconds); the descriptor
+        itself stays O_NONBLOCK so OpenSSL never blocks."""
+        cdef int flags
+        self.timeout = -1.0 if timeout is None else timeout
+        flags = fcntl(self.fd, F_GETFL)
+        if flags != -1 and not (flags & O_NONBLOCK):
+            fcntl(self.fd, F_SETFL, flags | O_NONBLOCK)
+        return 0
+
+    # ------------------------------------------------------------------
+    # the one loop every operation goes through
+
+    cdef int _wait_not_busy(self) except -1:
+        cdef unsigned long me = PyThread_get_thread_ident()
+        cdef int spins = 0
+        while self.busy:
+            if self.busy_thread == me:
+                raise RuntimeError("re-entrant call into the same TLS connection (from a callback)")
+            with nogil:
+                usleep(50 if spins < 100 else 1000)
+            spins += 1
+        return 0
+
+    cdef int _wait(self, int code, double deadline, int op) except -1:
+        """poll() the descriptor for ``code``'s event without the GIL, up to
+        ``deadline`` (monotonic seconds; < 0 = none).  Raises socket.timeout."""
+        cdef pollfd p
+        cdef int rc, ms, saved
+        cdef double remaining
+        p.fd = self.fd
+        p.events = POLLIN if code == _WANT_READ else POLLOUT
+        while True:
+            if deadline < 0:
+                ms = -1
+            else:
+                remaining = deadline - _monotonic()
+                if remaining <= 0:
+                    raise _socket_timeout(_TIMEOUT_MESSAGES[op])
+                ms = <int>(remaining * 1000.0) + 1
+            with nogil:
+                rc = poll(&p, 1, ms)
+                saved = errno
+            if rc > 0:
+                return 0
+            if rc == 0:
+                if deadline >= 0 and _monotonic() >= deadline:
+                    raise _socket_timeout(_TIMEOUT_MESSAGES[op])
+                continue
+            if saved == EINTR:
+                PyErr_CheckSignals()
+                continue
+            raise OSError(saved, os.strerror(saved))
+
+    cdef Py_ssize_t _io(self, int op, char *buf, size_t n, bint raise_want) except -100:
+        """Run ``op`` to completion as the socket's timeout allows.
+
+        Returns READ/PEEK: bytes read (0 = EOF); WRITE: bytes written (all of
+        ``n`` unless non-blocking); HANDSHAKE/SHUTDOWN: 0.  Non-blocking and
+        not done: _WANT_READ/_WANT_WRITE, or SSLWant*Error if ``raise_want``.
+        """
+        cdef int err, saved_errno = 0
+        cdef size_t done = 0
+        cdef size_t total = 0
+        cdef double deadline = -1.0
+        cdef bint release = op == OP_HANDSHAKE or op == OP_SHUTDOWN or n >= GIL_RELEASE_BYTES
+        cdef SSL *ssl = self.ssl
+        if ssl == NULL:
+            raise ValueError("the TLS connection is closed")
+        if self.timeout > 0:
+            deadline = _monotonic() + self.timeout
+        if op == OP_SHUTDOWN:
+            self.shutdown_zeros = 0
+        while True:
+            if self.busy:
+                self._wait_not_busy()
+            self.busy = True
+            self.busy_thread = PyThread_get_thread_ident()
+            if release:
+                with nogil:
+                    err = _ssl_call(ssl, op, buf + total, n - total, &done, &saved_errno)
+            else:
+                err = _ssl_call(ssl, op, buf + total, n - total, &done, &saved_errno)
+            self.busy = False
+            if err == SSL_ERROR_NONE:
+                if op == OP_WRITE:
+                    total += done
+                    if total < n:
+                        continue
+                    self.wanted = 0
+                    return <Py_ssize_t>total
+                if op == OP_SHUTDOWN and done == 0:
+                    self.shutdown_zeros += 1
+                    if self.shutdown_zeros < 2:
+                        continue
+                self.wanted = 0
+                return <Py_ssize_t>done if (op == OP_READ or op == OP_PEEK) else 0
+            if err == SSL_ERROR_WANT_READ or err == SSL_ERROR_WANT_WRITE:
+                code = _WANT_READ if err == SSL_ERROR_WANT_READ else _WANT_WRITE
+                if self.timeout == 0:
+                    if total:
+                        self.wanted = 0
+                        return <Py_ssize_t>total
+                    self.wanted = code
+                    if raise_want:
+                        ERR_clear_error()
+                        raise self._want_exception(code)
+                    return code
+                self._wait(code, deadline, op)
+                continue
+            if err == SSL_ERROR_ZERO_RETURN and (op == OP_READ or op == OP_PEEK) \
+                    and SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN:
+                ERR_clear_error()
+                self.wanted = 0
+                return 0
+            exc = _exception_for(ssl, err, -1 if saved_errno else 0, saved_errno,
+                                 self.server_hostname)
+            if (op == OP_READ or op == OP_PEEK) and self.suppress_ragged_eofs \
+                    and isinstance(exc, _SSLEOFError):
+                self.wanted = 0
+                return 0
+            raise exc
+
+    cdef object _want_exception(self, int code):
+        if code == _WANT_READ:
+            exc = _SSLWantReadError(PY_SSL_ERROR_WANT_READ, _WANT_READ_MSG)
+        else:
+            exc = _SSLWantWriteError(PY_SSL_ERROR_WANT_WRITE, _WANT_WRITE_MSG)
+        exc.library = None
+        exc.reason = None
+        return exc
+
+    # ------------------------------------------------------------------
+    # buffers in and out
+
+    cdef Py_ssize_t read_into(self, object buffer, Py_ssize_t nbytes, int op,
+                              bint raise_want) except -100:
+        """Decrypt up to ``nbytes`` (<= 0: the whole buffer) straight into
+        the caller's writable ``buffer``."""
+        cdef Py_buffer view
+        cdef Py_ssize_t r
+        try:
+            PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        except (BufferError, TypeError):
+            raise TypeError(
+                f"read-write bytes-like object is required, not {type(buffer).__name__!r}") from None
+        try:
+            if nbytes <= 0:
+                nbytes = view.len
+            elif nbytes > view.len:
+                raise ValueError("nbytes is greater than the length of the buffer")
+            if nbytes == 0:
+                return 0
+            r = self._io(op, <char *>view.buf, <size_t>nbytes, raise_want)
+        finally:
+            PyBuffer_Release(&view)
+        return r
+
+    cdef object read_bytes(self, Py_ssize_t n, int op):
+        cdef Py_ssize_t r
+        if n < 0:
+            raise ValueError("size should not be negative")
+        if n == 0:
+            return b""
+        out = PyBytes_FromStringAndSize(NULL, n)
+        r = self._io(op, PyBytes_AS_STRING(out), <size_t>n, True)
+        return out if r == n else out[:r]
+
+    cdef Py_ssize_t write_from(self, object data, bint raise_want) except -100:
+        """Encrypt straight from the caller's ``data`` (any C-contiguous
+        bytes-like object)."""
+        cdef Py_buffer view
+        cdef Py_ssize_t r
+        try:
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        except BufferError as exc:
+            raise TypeError(f"a contiguous bytes-like object is required: {exc}") from None
+        try:
+            if view.len == 0:
+                return 0
+            r = self._io(OP_WRITE, <char *>view.buf, <size_t>view.len, raise_want)
+        finally:
+            PyBuffer_Release(&view)
+        return r
+
+    # ------------------------------------------------------------------
+    # operations (stdlib-compatible names)
+
+    def do_handshake(self):
+        """``SSL_do_handshake`` to completion (raises on want-* when non-blocking)."""
+        self._io(OP_HANDSHAKE, NULL, 0, True)
+
+    def try_do_handshake(self):
+        return self._io(OP_HANDSHAKE, NULL, 0, False)
+
+    def read(self, Py_ssize_t len=1024, buffer=None):
+        if buffer is None:
+            return self.read_bytes(len, OP_READ)
+        return self.read_into(buffer, len, OP_READ, True)
+
+    def write(self, data):
+        return self.write_from(data, True)
+
+    def pending(self):
+        """Decrypted bytes buffered inside OpenSSL (``SSL_pending``)."""
+        return SSL_pending(self.ssl) if self.ssl != NULL else 0
+
+    def shutdown(self):
+        """Send close_notify and wait for the peer's (``SSL_shutdown``);
+        returns the owner socket as the stdlib does."""
+        self._io(OP_SHUTDOWN, NULL, 0, True)
+        return self.owner()
+
+    def try_shutdown(self):
+        return self._io(OP_SHUTDOWN, NULL, 0, False)
+
+    @property
+    def wanted_events(self):
+        if self.wanted == _WANT_READ:
+            return _EVENT_READ
+        if self.wanted == _WANT_WRITE:
+            return _EVENT_WRITE
+        return 0
+
+    # ------------------------------------------------------------------
+    # inspection
+
+    @property
+    def context(self):
+        return self.ctx
+
+    @context.setter
+    def context(self, SSLContext ctx not None):
+        if SSL_set_SSL_CTX(self.ssl, ctx._checked()) == NULL:
+            raise _ssl_error_from_queue()
+        self.ctx = ctx
+
+    @property
+    def session(self):
+        cdef SSL_SESSION *s = SSL_get1_session(self.ssl)
+        if s == NULL:
+            return None
+        return SSLSession._wrap(s, self.ctx)
+
+    @session.setter
+    def session(self, value):
+        if not isinstance(value, SSLSession):
+            raise TypeError("Value is not a SSLSession.")
+        if self.server_side:
+            raise ValueError("Cannot set session for server-side SSLSocket.")
+        if SSL_is_init_finished(self.ssl):
+            raise ValueError("Cannot set session after handshake.")
+        ERR_clear_error()
+        if SSL_set_session(self.ssl, (<SSLSession>value).session) != 1:
+            raise _ssl_error_from_queue()
+
+    @property
+    def session_reused(self):
+        return bool(SSL_session_reused(self.ssl))
+
+    def getpeercert(self, binary_form=False):
+        cdef X509 *cert
+        if not SSL_is_init_finished(self.ssl):
+            raise ValueError("handshake not done yet")
+        cert = SSL_get1_peer_certificate(self.ssl)
+        if cert == NULL:
+            return None
+        try:
+            if binary_form:
+                return _certificate_to_der(cert)
+            if not (SSL_get_verify_mode(self.ssl) & SSL_VERIFY_PEER):
+                return {}
+            return _decode_certificate(cert)
+        finally:
+            X509_free(cert)
+
+    def cipher(self):
+        return _cipher_to_tuple(SSL_get_current_cipher(self.ssl))
+
+    def shared_ciphers(self):
+        cdef stack_st_SSL_CIPHER *server = SSL_get_ciphers(self.ssl)
+        cdef stack_st_SSL_CIPHER *client = SSL_get_client_ciphers(self.ssl)
+        cdef int i, j
+        cdef const SSL_CIPHER *c
+        if server == NULL or client == NULL:
+            return None
+        result = []
+        for i in range(sk_SSL_CIPHER_num(server)):
+            c = sk_SSL_CIPHER_value(server, i)
+            for j in range(sk_SSL_CIPHER_num(client)):
+                if sk_SSL_CIPHER_value(client, j) == c:
+                    result.append(_cipher_to_tuple(c))
+                    break
+        return result
+
+    def version(self):
+        if not SSL_is_init_finished(self.ssl):
+            return None
+        return SSL_get_version(self.ssl).decode("ascii")
+
+    def selected_alpn_protocol(self):
+        cdef const unsigned char *data = NULL
+        cdef unsigned int n = 0
+        SSL_get0_alpn_selected(self.ssl, &data, &n)
+        if data == NULL or n == 0:
+            return None
+        return data[:n].decode("ascii", "surrogateescape")
+
+    def get_channel_binding(self, cb_type="tls-unique"):
+        cdef char buf[128]
+        cdef size_t n
+        if cb_type != "tls-unique":
+            raise ValueError(f"'{cb_type}' channel binding type not implemented")
+        # RFC 5929: the first Finished message of the handshake
+        if bool(SSL_session_reused(self.ssl)) ^ (not self.server_side):
+            n = SSL_get_finished(self.ssl, buf, sizeof(buf))
+        else:
+            n = SSL_get_peer_finished(self.ssl, buf, sizeof(buf))
+        if n == 0:
+            return None
+        return buf[:n]
+
+    def verify_client_post_handshake(self):
+        ERR_clear_error()
+        if SSL_verify_client_post_handshake(self.ssl) != 1:
+            raise _ssl_error_from_queue()
+
+
+cdef object _parse_ip(str host):
+    """Packed address when ``host`` is an IPv4/IPv6 literal, else None."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            pass
+    return None

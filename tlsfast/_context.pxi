@@ -1,0 +1,767 @@
+# SSLContext: owns an SSL_CTX*, configured as the stdlib configures its own.
+
+cdef extern from *:
+    """
+    /* SSL_OP_ALL without the one flag the stdlib removes. */
+    #define TLSFAST_DEFAULT_OPTIONS ((SSL_OP_ALL & ~SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS) \\
+        | SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION \\
+        | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_DH_USE | SSL_OP_SINGLE_ECDH_USE)
+    #define TLSFAST_DEFAULT_CIPHERS "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
+    """
+    const uint64_t TLSFAST_DEFAULT_OPTIONS
+    const char *TLSFAST_DEFAULT_CIPHERS
+
+cdef object _PROTOCOL_TLS = _ssl.PROTOCOL_TLS
+cdef object _PROTOCOL_TLS_CLIENT = _ssl.PROTOCOL_TLS_CLIENT
+cdef object _PROTOCOL_TLS_SERVER = _ssl.PROTOCOL_TLS_SERVER
+cdef object _TLSVersion = _ssl.TLSVersion
+cdef object _Options = _ssl.Options
+cdef object _VerifyMode = _ssl.VerifyMode
+cdef object _VerifyFlags = _ssl.VerifyFlags
+cdef object _Purpose = _ssl.Purpose
+
+# pinned-version protocols (deprecated in the stdlib, still accepted)
+cdef dict _PINNED_PROTOCOLS = {
+    int(getattr(_ssl, name)): version
+    for name, version in (("PROTOCOL_TLSv1", TLS1_VERSION),
+                          ("PROTOCOL_TLSv1_1", TLS1_1_VERSION),
+                          ("PROTOCOL_TLSv1_2", TLS1_2_VERSION))
+    if hasattr(_ssl, name)
+}
+
+cdef class _PasswordInfo:
+    """Carries ``load_cert_chain``'s password into the C callback."""
+    cdef object password       # bytes, or a callable
+    cdef object error          # exception raised inside the callback
+    cdef int size_error
+
+    def __cinit__(self, password):
+        self.password = password
+        self.error = None
+
+
+cdef bytes _password_bytes(object value, str what):
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    raise TypeError(what)
+
+
+cdef int _password_cb(char *buf, int size, int rwflag, void *userdata) noexcept with gil:
+    cdef _PasswordInfo info = <_PasswordInfo>userdata
+    cdef bytes pw
+    try:
+        if callable(info.password):
+            pw = _password_bytes(info.password(), "password callback must return a string")
+        else:
+            pw = info.password
+        if len(pw) > size:
+            raise ValueError(f"password cannot be longer than {size} bytes")
+        memcpy(buf, <char *>pw, len(pw))
+        return <int>len(pw)
+    except BaseException as exc:
+        info.error = exc
+        return -1
+
+
+cdef int _servername_cb(SSL *s, int *al, void *arg) noexcept with gil:
+    # SNI: call ``sni_callback(sslsocket, server_name, context)``.
+    cdef SSLContext ctx = <SSLContext>arg
+    cdef _SSLConnection conn
+    cdef const char *name
+    callback = ctx._sni_callback
+    if callback is None:
+        return SSL_TLSEXT_ERR_OK
+    conn = <_SSLConnection>SSL_get_app_data(s)
+    owner = conn.owner()
+    name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name)
+    server_name = None if name == NULL else name.decode("ascii", "surrogateescape")
+    try:
+        result = callback(owner, server_name, ctx)
+    except BaseException as exc:
+        _unraisable(exc, callback)
+        al[0] = SSL_AD_HANDSHAKE_FAILURE
+        return SSL_TLSEXT_ERR_ALERT_FATAL
+    if result is None:
+        return SSL_TLSEXT_ERR_OK
+    try:
+        al[0] = result
+    except BaseException:
+        _unraisable(TypeError("sni_callback must return None or an int alert description, "
+                              f"not {type(result).__name__}"), callback)
+        al[0] = SSL_AD_INTERNAL_ERROR
+    return SSL_TLSEXT_ERR_ALERT_FATAL
+
+
+cdef struct _AlpnConfig:
+    const unsigned char *wire     # points into SSLContext._alpn_protocols
+    unsigned int len
+
+
+cdef int _alpn_select_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
+                         const unsigned char *inp, unsigned int inlen, void *arg) noexcept nogil:
+    # server side ALPN: our preference order first, as the stdlib does
+    cdef _AlpnConfig *cfg = <_AlpnConfig *>arg
+    if cfg.len == 0:
+        return SSL_TLSEXT_ERR_NOACK
+    if SSL_select_next_proto(<unsigned char **>out, outlen, cfg.wire, cfg.len,
+                             inp, inlen) != OPENSSL_NPN_NEGOTIATED:
+        return SSL_TLSEXT_ERR_NOACK
+    return SSL_TLSEXT_ERR_OK
+
+
+cdef void _keylog_cb(const SSL *s, const char *line) noexcept with gil:
+    cdef _SSLConnection conn = <_SSLConnection>SSL_get_app_data(s)
+    keylog = conn.ctx._keylog_file
+    if keylog is None:
+        return
+    try:
+        keylog.write(line + b"\n")
+        keylog.flush()
+    except BaseException as exc:
+        _unraisable(exc, keylog)
+
+
+cdef class SSLContext:
+    """A TLS configuration shared by connections: ``ssl.SSLContext``.
+
+    ``SSLContext(protocol)`` with ``protocol`` one of ``PROTOCOL_TLS_CLIENT``
+    (verifies the server and its host name by default),
+    ``PROTOCOL_TLS_SERVER`` or ``PROTOCOL_TLS``.  Owns an OpenSSL
+    ``SSL_CTX*`` (``SSL_CTX_new``) with the stdlib's defaults: TLS >= 1.2, the
+    stdlib's cipher string, no compression.  Attributes and methods mirror
+    ``ssl.SSLContext`` name for name.
+    """
+    cdef SSL_CTX *ctx
+    cdef readonly object protocol
+    cdef bint _check_hostname
+    cdef bint _post_handshake_auth
+    cdef unsigned int _hostflags
+    cdef object _sni_callback
+    cdef object _keylog_filename
+    cdef object _keylog_file
+    cdef bytes _alpn_protocols
+    cdef _AlpnConfig alpn
+    cdef dict __dict__
+    cdef object __weakref__
+
+    cdef public object sslsocket_class
+
+    def __cinit__(self, *args, **kwargs):
+        self.ctx = NULL
+
+    def __init__(self, protocol=None, *args):
+        cdef const SSL_METHOD *method
+        cdef int pinned = 0
+        if protocol is None:
+            import warnings
+            warnings.warn("ssl.SSLContext() without protocol argument is deprecated.",
+                          DeprecationWarning, stacklevel=2)
+            protocol = _PROTOCOL_TLS
+        protocol = _ssl._SSLMethod(protocol)
+        if protocol == _PROTOCOL_TLS_CLIENT:
+            method = TLS_client_method()
+        elif protocol == _PROTOCOL_TLS_SERVER:
+            method = TLS_server_method()
+        elif protocol == _PROTOCOL_TLS:
+            method = TLS_method()
+        elif int(protocol) in _PINNED_PROTOCOLS:
+            method = TLS_method()
+            pinned = _PINNED_PROTOCOLS[int(protocol)]
+        else:
+            raise ValueError("invalid or unsupported protocol version %i" % protocol)
+        if self.ctx != NULL:
+            raise RuntimeError("SSLContext.__init__ called twice")
+        ERR_clear_error()
+        self.ctx = SSL_CTX_new(method)
+        if self.ctx == NULL:
+            raise _ssl_error_from_queue(None, "failed to allocate SSL context")
+        self.protocol = protocol
+        self.sslsocket_class = SSLSocket
+        self._hostflags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+        if protocol == _PROTOCOL_TLS_CLIENT:
+            self._check_hostname = True
+            SSL_CTX_set_verify(self.ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL)
+        else:
+            self._check_hostname = False
+            SSL_CTX_set_verify(self.ctx, SSL_VERIFY_NONE, NULL)
+        SSL_CTX_set_options(self.ctx, TLSFAST_DEFAULT_OPTIONS)
+        if SSL_CTX_set_cipher_list(self.ctx, TLSFAST_DEFAULT_CIPHERS) != 1:
+            raise _ssl_error_from_queue(None, "No cipher can be selected.")
+        if pinned:
+            SSL_CTX_set_min_proto_version(self.ctx, pinned)
+            SSL_CTX_set_max_proto_version(self.ctx, pinned)
+        elif protocol != _PROTOCOL_TLS:
+            SSL_CTX_set_min_proto_version(self.ctx, TLS1_2_VERSION)
+        SSL_CTX_set_mode(self.ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                         | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_AUTO_RETRY)
+        SSL_CTX_set_session_id_context(self.ctx, <const unsigned char *>b"tlsfast", 7)
+        X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(self.ctx), X509_V_FLAG_TRUSTED_FIRST)
+        X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(self.ctx), self._hostflags)
+        SSL_CTX_set_tlsext_servername_callback(self.ctx, _servername_cb)
+        SSL_CTX_set_tlsext_servername_arg(self.ctx, <void *>self)
+        SSL_CTX_set_alpn_select_cb(self.ctx, _alpn_select_cb, <void *>&self.alpn)
+
+    def __dealloc__(self):
+        if self.ctx != NULL:
+            SSL_CTX_free(self.ctx)
+            self.ctx = NULL
+        if self._keylog_file is not None:
+            try:
+                self._keylog_file.close()
+            except Exception:
+                pass
+
+    cdef inline SSL_CTX *_checked(self) except NULL:
+        if self.ctx == NULL:
+            raise ValueError("SSLContext was not initialised (call SSLContext(protocol))")
+        return self.ctx
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
+
+    def __repr__(self):
+        return f"<{type(self).__module__}.{type(self).__qualname__} protocol={self.protocol!r}>"
+
+    # ------------------------------------------------------------------
+    # verification settings
+
+    @property
+    def verify_mode(self):
+        """``CERT_NONE``, ``CERT_OPTIONAL`` or ``CERT_REQUIRED`` (``ssl.VerifyMode``).
+
+        Raises ``ValueError`` when set to ``CERT_NONE`` while
+        ``check_hostname`` is on, or to a value that is not a mode."""
+        cdef int mode = SSL_CTX_get_verify_mode(self._checked())
+        if mode == SSL_VERIFY_NONE:
+            return _VerifyMode.CERT_NONE
+        if mode & SSL_VERIFY_FAIL_IF_NO_PEER_CERT:
+            return _VerifyMode.CERT_REQUIRED
+        return _VerifyMode.CERT_OPTIONAL
+
+    @verify_mode.setter
+    def verify_mode(self, value):
+        cdef int mode
+        n = int(value)
+        if n == 0:
+            if self._check_hostname:
+                raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
+            mode = SSL_VERIFY_NONE
+        elif n == 1:
+            mode = SSL_VERIFY_PEER
+        elif n == 2:
+            mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+        else:
+            raise ValueError("invalid value for verify_mode")
+        if self._post_handshake_auth and mode != SSL_VERIFY_NONE:
+            mode |= SSL_VERIFY_POST_HANDSHAKE
+        SSL_CTX_set_verify(self._checked(), mode, NULL)
+
+    @property
+    def check_hostname(self):
+        """bool: match the peer certificate against ``server_hostname``
+        (``X509_VERIFY_PARAM_set1_host``).  Setting it on also sets
+        ``verify_mode`` to ``CERT_REQUIRED`` when it was ``CERT_NONE``."""
+        return self._check_hostname
+
+    @check_hostname.setter
+    def check_hostname(self, value):
+        flag = bool(value)
+        if flag and SSL_CTX_get_verify_mode(self._checked()) == SSL_VERIFY_NONE:
+            self.verify_mode = _ssl.CERT_REQUIRED
+        self._check_hostname = flag
+
+    @property
+    def hostname_checks_common_name(self):
+        """bool: fall back to the subject's commonName when the certificate
+        has no DNS subjectAltName (``X509_CHECK_FLAG_NEVER_CHECK_SUBJECT`` off)."""
+        return not (self._hostflags & X509_CHECK_FLAG_NEVER_CHECK_SUBJECT)
+
+    @hostname_checks_common_name.setter
+    def hostname_checks_common_name(self, value):
+        if value:
+            self._hostflags &= ~X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+        else:
+            self._hostflags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+        X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(self._checked()), self._hostflags)
+
+    @property
+    def verify_flags(self):
+        """``ssl.VerifyFlags`` of the certificate store (``X509_VERIFY_PARAM_set_flags``)."""
+        return _VerifyFlags(X509_VERIFY_PARAM_get_flags(SSL_CTX_get0_param(self._checked())))
+
+    @verify_flags.setter
+    def verify_flags(self, value):
+        cdef X509_VERIFY_PARAM *param = SSL_CTX_get0_param(self._checked())
+        cdef unsigned long new = int(value)
+        cdef unsigned long old = X509_VERIFY_PARAM_get_flags(param)
+        ERR_clear_error()
+        if X509_VERIFY_PARAM_clear_flags(param, old & ~new) != 1 or \
+                X509_VERIFY_PARAM_set_flags(param, new & ~old) != 1:
+            raise _ssl_error_from_queue()
+
+    @property
+    def post_handshake_auth(self):
+        """bool: TLS 1.3 post-handshake client authentication (client: offer
+        it; server: allow ``verify_client_post_handshake``)."""
+        return self._post_handshake_auth
+
+    @post_handshake_auth.setter
+    def post_handshake_auth(self, value):
+        cdef int mode = SSL_CTX_get_verify_mode(self._checked())
+        self._post_handshake_auth = bool(value)
+        if mode != SSL_VERIFY_NONE:
+            if self._post_handshake_auth:
+                mode |= SSL_VERIFY_POST_HANDSHAKE
+            else:
+                mode &= ~SSL_VERIFY_POST_HANDSHAKE
+            SSL_CTX_set_verify(self.ctx, mode, NULL)
+
+    # ------------------------------------------------------------------
+    # protocol versions and options
+
+    cdef _check_version_settable(self):
+        if self.protocol not in (_PROTOCOL_TLS, _PROTOCOL_TLS_CLIENT, _PROTOCOL_TLS_SERVER):
+            raise ValueError("The context's protocol doesn't support modification of "
+                             "highest and lowest version.")
+
+    cdef int _version_arg(self, value, int minimum) except -1:
+        v = int(value)
+        if v == _TLSVersion.MINIMUM_SUPPORTED or v == _TLSVersion.MAXIMUM_SUPPORTED:
+            return 0
+        if v not in (SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION):
+            raise ValueError(f"Unsupported TLS/SSL version 0x{v:x}")
+        return v
+
+    @property
+    def minimum_version(self):
+        """``ssl.TLSVersion``: lowest version offered (``SSL_CTX_set_min_proto_version``).
+        Raises ``ValueError`` for an unknown version or a pinned protocol."""
+        cdef int v = SSL_CTX_get_min_proto_version(self._checked())
+        return _TLSVersion(v) if v else _TLSVersion.MINIMUM_SUPPORTED
+
+    @minimum_version.setter
+    def minimum_version(self, value):
+        self._check_version_settable()
+        if int(value) == _TLSVersion.MAXIMUM_SUPPORTED:
+            value = TLS1_3_VERSION
+        ERR_clear_error()
+        if SSL_CTX_set_min_proto_version(self._checked(), self._version_arg(value, 1)) != 1:
+            raise ValueError(f"Unsupported protocol version 0x{int(value):x}")
+
+    @property
+    def maximum_version(self):
+        """``ssl.TLSVersion``: highest version offered (``SSL_CTX_set_max_proto_version``)."""
+        cdef int v = SSL_CTX_get_max_proto_version(self._checked())
+        return _TLSVersion(v) if v else _TLSVersion.MAXIMUM_SUPPORTED
+
+    @maximum_version.setter
+    def maximum_version(self, value):
+        self._check_version_settable()
+        if int(value) == _TLSVersion.MINIMUM_SUPPORTED:
+            value = TLS1_VERSION
+        ERR_clear_error()
+        if SSL_CTX_set_max_proto_version(self._checked(), self._version_arg(value, 0)) != 1:
+            raise ValueError(f"Unsupported protocol version 0x{int(value):x}")
+
+    @property
+    def options(self):
+        """``ssl.Options`` bit set (``SSL_CTX_set_options`` / ``SSL_CTX_clear_options``)."""
+        return _Options(SSL_CTX_get_options(self._checked()))
+
+    @options.setter
+    def options(self, value):
+        cdef uint64_t new = int(value)
+        cdef uint64_t old = SSL_CTX_get_options(self._checked())
+        SSL_CTX_clear_options(self.ctx, old & ~new)
+        SSL_CTX_set_options(self.ctx, new & ~old)
+
+    @property
+    def security_level(self):
+        """int: OpenSSL security level (``SSL_CTX_get_security_level``)."""
+        return SSL_CTX_get_security_level(self._checked())
+
+    @property
+    def num_tickets(self):
+        """int: TLS 1.3 session tickets a server sends (``SSL_CTX_set_num_tickets``).
+        Raises ``ValueError`` on a client context or for a negative value."""
+        return SSL_CTX_get_num_tickets(self._checked())
+
+    @num_tickets.setter
+    def num_tickets(self, value):
+        n = int(value)
+        if n < 0:
+            raise ValueError("value must be non-negative")
+        if self.protocol != _PROTOCOL_TLS_SERVER:
+            raise ValueError("SSLContext is not a server context.")
+        if SSL_CTX_set_num_tickets(self._checked(), n) != 1:
+            raise ValueError("failed to set num tickets.")
+
+    # ------------------------------------------------------------------
+    # certificates and keys
+
+    def load_cert_chain(self, certfile, keyfile=None, password=None):
+        """Load a certificate chain and its private key (PEM files).
+
+        ``certfile``/``keyfile``: str, bytes or path-like; ``keyfile`` defaults
+        to ``certfile``.  ``password``: str, bytes, bytearray or a callable
+        returning one, for an encrypted key.  Mirrors
+        ``ssl.SSLContext.load_cert_chain`` (``SSL_CTX_use_certificate_chain_file``,
+        ``SSL_CTX_use_PrivateKey_file``, ``SSL_CTX_check_private_key``).
+        Raises ``TypeError`` for a bad ``password`` type, ``ValueError`` for
+        a password too long, ``OSError`` (e.g. ``FileNotFoundError``) when a
+        file cannot be read, ``ssl.SSLError`` when its content is wrong.
+        """
+        cdef bytes cert_path = os.fsencode(certfile)
+        cdef bytes key_path = cert_path if keyfile is None else os.fsencode(keyfile)
+        cdef _PasswordInfo info = None
+        cdef SSL_CTX *ctx = self._checked()
+        cdef int ok
+        if password is not None:
+            if callable(password):
+                info = _PasswordInfo(password)
+            else:
+                info = _PasswordInfo(_password_bytes(password, "password should be a string or callable"))
+            SSL_CTX_set_default_passwd_cb(ctx, _password_cb)
+            SSL_CTX_set_default_passwd_cb_userdata(ctx, <void *>info)
+        try:
+            for path, is_key in ((cert_path, False), (key_path, True)):
+                ERR_clear_error()
+                _clear_errno()
+                if is_key:
+                    ok = SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM)
+                else:
+                    ok = SSL_CTX_use_certificate_chain_file(ctx, path)
+                if ok != 1:
+                    saved = errno
+                    if info is not None and info.error is not None:
+                        ERR_clear_error()
+                        raise info.error
+                    if saved != 0:
+                        ERR_clear_error()
+                        raise OSError(saved, os.strerror(saved), os.fsdecode(path))
+                    raise _ssl_error_from_queue(None, "PEM lib")
+            ERR_clear_error()
+            if SSL_CTX_check_private_key(ctx) != 1:
+                raise _ssl_error_from_queue()
+        finally:
+            if info is not None:
+                SSL_CTX_set_default_passwd_cb(ctx, NULL)
+                SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL)
+
+    def load_verify_locations(self, cafile=None, capath=None, cadata=None):
+        """Load CA certificates to verify peers with.
+
+        ``cafile``: path of a PEM file; ``capath``: directory of hashed PEM
+        files; ``cadata``: ``str`` of PEM certificates or a bytes-like object
+        of DER certificates.  Mirrors ``ssl.SSLContext.load_verify_locations``
+        (``SSL_CTX_load_verify_locations``, ``X509_STORE_add_cert``).  Raises
+        ``TypeError`` when all three are None or of the wrong type, ``OSError``
+        when a file cannot be read, ``ssl.SSLError`` when nothing usable is
+        found in the data.
+        """
+        cdef SSL_CTX *ctx = self._checked()
+        cdef bytes cafile_b = None, capath_b = None
+        if cafile is None and capath is None and cadata is None:
+            raise TypeError("cafile, capath and cadata cannot be all omitted")
+        if cafile is not None:
+            try:
+                cafile_b = os.fsencode(cafile)
+            except TypeError:
+                raise TypeError("cafile should be a valid filesystem path")
+        if capath is not None:
+            try:
+                capath_b = os.fsencode(capath)
+            except TypeError:
+                raise TypeError("capath should be a valid filesystem path")
+        if cadata is not None:
+            if isinstance(cadata, str):
+                self._add_ca_data(cadata.encode("ascii"), True)
+            else:
+                try:
+                    data = bytes(memoryview(cadata))
+                except TypeError:
+                    raise TypeError("cadata should be an ASCII string or a bytes-like object")
+                self._add_ca_data(data, False)
+        if cafile_b is not None or capath_b is not None:
+            ERR_clear_error()
+            _clear_errno()
+            if SSL_CTX_load_verify_locations(
+                    ctx, NULL if cafile_b is None else <const char *>cafile_b,
+                    NULL if capath_b is None else <const char *>capath_b) != 1:
+                saved = errno
+                if saved != 0:
+                    ERR_clear_error()
+                    raise OSError(saved, os.strerror(saved))
+                raise _ssl_error_from_queue()
+
+    cdef _add_ca_data(self, bytes data, bint pem):
+        cdef X509_STORE *store = SSL_CTX_get_cert_store(self.ctx)
+        cdef BIO *bio = BIO_new_mem_buf(<const char *>data, len(data))
+        cdef X509 *cert
+        cdef const unsigned char *p
+        cdef const unsigned char *start = <const unsigned char *>(<const char *>data)
+        cdef long remaining = len(data)
+        cdef int loaded = 0
+        cdef unsigned long e
+        ERR_clear_error()
+        try:
+            while True:
+                if pem:
+                    cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)
+                else:
+                    if remaining <= 0:
+                        break
+                    p = start
+                    cert = d2i_X509(NULL, &p, remaining)
+                    if cert != NULL:
+                        remaining -= p - start
+                        start = p
+                if cert == NULL:
+                    break
+                if X509_STORE_add_cert(store, cert) != 1:
+                    e = ERR_peek_last_error()
+                    # a duplicate is fine, as in the stdlib
+                    if not (ERR_GET_LIB(e) == ERR_LIB_X509 and ERR_GET_REASON(e) == 101):
+                        X509_free(cert)
+                        raise _ssl_error_from_queue()
+                    ERR_clear_error()
+                X509_free(cert)
+                loaded += 1
+            if loaded == 0:
+                msg = ("no start line: cadata does not contain a certificate" if pem
+                       else "not enough data: cadata does not contain a certificate")
+                raise _ssl_error_from_queue(None, msg)
+            if pem or remaining > 0:
+                # trailing garbage after the last certificate
+                e = ERR_peek_last_error()
+                if pem and not (ERR_GET_LIB(e) == ERR_LIB_PEM and ERR_GET_REASON(e) == 108):
+                    if e != 0:
+                        raise _ssl_error_from_queue()
+                elif not pem:
+                    raise _ssl_error_from_queue(None, "not enough data")
+            ERR_clear_error()
+        finally:
+            BIO_free(bio)
+
+    def load_default_certs(self, purpose=_ssl.Purpose.SERVER_AUTH):
+        """Load the system's default CA certificates (``ssl.SSLContext.load_default_certs``).
+        Raises ``TypeError`` when ``purpose`` is not an ``ssl.Purpose``."""
+        if not isinstance(purpose, _ssl._ASN1Object):
+            raise TypeError(purpose)
+        self.set_default_verify_paths()
+
+    def set_default_verify_paths(self):
+        """Use OpenSSL's default CA file and directory
+        (``SSL_CTX_set_default_verify_paths``); raises ``ssl.SSLError`` on failure."""
+        ERR_clear_error()
+        if SSL_CTX_set_default_verify_paths(self._checked()) != 1:
+            raise _ssl_error_from_queue()
+
+    def cert_store_stats(self):
+        """Counts of loaded objects: ``{'x509': n, 'crl': n, 'x509_ca': n}``."""
+        cdef X509_STORE *store = SSL_CTX_get_cert_store(self._checked())
+        cdef stack_st_X509_OBJECT *objs
+        cdef X509_OBJECT *obj
+        cdef int i, x509 = 0, crl = 0, ca = 0
+        X509_STORE_lock(store)
+        try:
+            objs = X509_STORE_get0_objects(store)
+            for i in range(sk_X509_OBJECT_num(objs)):
+                obj = sk_X509_OBJECT_value(objs, i)
+                t = X509_OBJECT_get_type(obj)
+                if t == X509_LU_X509:
+                    x509 += 1
+                    if X509_check_ca(X509_OBJECT_get0_X509(obj)):
+                        ca += 1
+                elif t == X509_LU_CRL:
+                    crl += 1
+        finally:
+            X509_STORE_unlock(store)
+        return {"x509": x509, "crl": crl, "x509_ca": ca}
+
+    def get_ca_certs(self, binary_form=False):
+        """The loaded CA certificates (only those from ``cafile``/``cadata``,
+        not a lazily read ``capath``), as stdlib dicts or, with
+        ``binary_form=True``, DER ``bytes``."""
+        cdef X509_STORE *store = SSL_CTX_get_cert_store(self._checked())
+        cdef stack_st_X509_OBJECT *objs
+        cdef X509_OBJECT *obj
+        cdef X509 *cert
+        cdef int i
+        result = []
+        X509_STORE_lock(store)
+        try:
+            objs = X509_STORE_get0_objects(store)
+            for i in range(sk_X509_OBJECT_num(objs)):
+                obj = sk_X509_OBJECT_value(objs, i)
+                if X509_OBJECT_get_type(obj) != X509_LU_X509:
+                    continue
+                cert = X509_OBJECT_get0_X509(obj)
+                if not X509_check_ca(cert):
+                    continue
+                result.append(_certificate_to_der(cert) if binary_form else _decode_certificate(cert))
+        finally:
+            X509_STORE_unlock(store)
+        return result
+
+    # ------------------------------------------------------------------
+    # ciphers, groups, ALPN, SNI, key log
+
+    def set_ciphers(self, ciphers):
+        """Set the TLS <= 1.2 cipher list (OpenSSL cipher-list syntax, ``str``)
+        with ``SSL_CTX_set_cipher_list``.  Raises ``ssl.SSLError`` ("No cipher
+        can be selected.") when nothing matches."""
+        cdef bytes b = ciphers.encode("ascii")
+        ERR_clear_error()
+        if SSL_CTX_set_cipher_list(self._checked(), b) != 1:
+            raise _ssl_error_from_queue(None, "No cipher can be selected.")
+
+    def get_ciphers(self):
+        """List of dicts describing the enabled ciphers (``ssl.SSLContext.get_ciphers``)."""
+        cdef stack_st_SSL_CIPHER *sk = SSL_CTX_get_ciphers(self._checked())
+        cdef int i
+        if sk == NULL:
+            return []
+        return [_cipher_to_dict(sk_SSL_CIPHER_value(sk, i)) for i in range(sk_SSL_CIPHER_num(sk))]
+
+    def set_ecdh_curve(self, name):
+        """Use the one key-exchange group ``name`` (``str`` or ``bytes``, e.g.
+        ``"prime256v1"``, ``"X25519"``) via ``SSL_CTX_set1_groups``.  Raises
+        ``TypeError`` for another type, ``ValueError`` for an unknown name."""
+        cdef int nid
+        if isinstance(name, str):
+            bname = name.encode("ascii")
+        elif isinstance(name, (bytes, bytearray)):
+            bname = bytes(name)
+        else:
+            raise TypeError(f"set_ecdh_curve() argument must be str or bytes, not {type(name).__name__}")
+        nid = OBJ_sn2nid(bname)
+        if nid == NID_undef:
+            nid = OBJ_txt2nid(bname)
+        ERR_clear_error()
+        if nid == NID_undef or SSL_CTX_set1_groups(self._checked(), &nid, 1) != 1:
+            ERR_clear_error()
+            raise ValueError(f"unknown elliptic curve name {name!r}")
+
+    def set_alpn_protocols(self, alpn_protocols):
+        """Offer (client) or accept (server) these ALPN protocols, most
+        preferred first: a sequence of ``str``, each 1..255 bytes in ASCII.
+        Mirrors ``ssl.SSLContext.set_alpn_protocols`` (``SSL_CTX_set_alpn_protos``
+        and a selection callback).  Raises ``TypeError`` / ``ValueError``."""
+        wire = bytearray()
+        for proto in alpn_protocols:
+            b = proto.encode("ascii") if isinstance(proto, str) else bytes(proto)
+            if len(b) == 0 or len(b) > 255:
+                raise ValueError(f"ALPN protocols must be 1 to 255 in length")
+            wire.append(len(b))
+            wire += b
+        self._alpn_protocols = bytes(wire)
+        self.alpn.wire = <const unsigned char *>(<const char *>self._alpn_protocols)
+        self.alpn.len = <unsigned int>len(self._alpn_protocols)
+        ERR_clear_error()
+        if SSL_CTX_set_alpn_protos(self._checked(), self.alpn.wire, self.alpn.len) != 0:
+            raise _ssl_error_from_queue()
+
+    def set_npn_protocols(self, npn_protocols):
+        """NPN is not supported (deprecated in the stdlib); raises ``NotImplementedError``."""
+        raise NotImplementedError("NPN is not supported by tlsfast; use ALPN")
+
+    @property
+    def sni_callback(self):
+        """Callable ``f(sslsocket, server_name, context)`` run by a server
+        when a client's ClientHello arrives (``server_name`` is a ``str`` or
+        None).  It may set ``sslsocket.context`` to switch certificates;
+        returning None continues, returning an int aborts with that TLS alert
+        (``ALERT_DESCRIPTION_*``); an exception aborts with
+        ``HANDSHAKE_FAILURE`` and is re-raised from the handshake.
+        Raises ``ValueError`` when set on a client context, ``TypeError`` when
+        not callable."""
+        return self._sni_callback
+
+    @sni_callback.setter
+    def sni_callback(self, callback):
+        if self.protocol == _PROTOCOL_TLS_CLIENT:
+            raise ValueError("sni_callback cannot be set on TLS_CLIENT context")
+        if callback is not None and not callable(callback):
+            raise TypeError("not a callable object")
+        self._sni_callback = callback
+
+    def set_servername_callback(self, server_name_callback):
+        """Old name of ``sni_callback`` taking ``f(sslsocket, server_name, context)``."""
+        self.sni_callback = server_name_callback
+
+    @property
+    def keylog_filename(self):
+        """``str`` path, or None: append TLS secrets in NSS key log format
+        (``SSL_CTX_set_keylog_callback``), e.g. for Wireshark.  Raises
+        ``OSError`` when the file cannot be opened."""
+        return self._keylog_filename
+
+    @keylog_filename.setter
+    def keylog_filename(self, filename):
+        if self._keylog_file is not None:
+            self._keylog_file.close()
+            self._keylog_file = None
+        self._keylog_filename = None
+        if filename is None:
+            SSL_CTX_set_keylog_callback(self._checked(), NULL)
+            return
+        path = os.fspath(filename)
+        f = open(path, "ab", buffering=0)
+        if f.tell() == 0:
+            f.write(b"# TLS secrets log file, generated by OpenSSL / tlsfast\n")
+        self._keylog_file = f
+        self._keylog_filename = path
+        SSL_CTX_set_keylog_callback(self._checked(), _keylog_cb)
+
+    # ------------------------------------------------------------------
+    # statistics
+
+    def session_stats(self):
+        """Session cache statistics (``SSL_CTX_sess_*``) as a dict of ints."""
+        cdef SSL_CTX *c = self._checked()
+        return {
+            "number": SSL_CTX_sess_number(c),
+            "connect": SSL_CTX_sess_connect(c),
+            "connect_good": SSL_CTX_sess_connect_good(c),
+            "connect_renegotiate": SSL_CTX_sess_connect_renegotiate(c),
+            "accept": SSL_CTX_sess_accept(c),
+            "accept_good": SSL_CTX_sess_accept_good(c),
+            "accept_renegotiate": SSL_CTX_sess_accept_renegotiate(c),
+            "hits": SSL_CTX_sess_hits(c),
+            "misses": SSL_CTX_sess_misses(c),
+            "timeouts": SSL_CTX_sess_timeouts(c),
+            "cache_full": SSL_CTX_sess_cache_full(c),
+        }
+
+    # ------------------------------------------------------------------
+    # wrapping
+
+    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
+                    suppress_ragged_eofs=True, server_hostname=None, session=None):
+        """Wrap a connected or unconnected ``SOCK_STREAM`` socket; returns an
+        ``SSLSocket`` (``self.sslsocket_class``) that takes over the socket's
+        file descriptor (``sock`` is detached).
+
+        ``server_hostname`` (``str``, IDNA-encoded as the stdlib does) sets SNI
+        and the name checked when ``check_hostname`` is on; ``session`` (an
+        ``SSLSession``) asks to resume.  Mirrors ``ssl.SSLContext.wrap_socket``;
+        raises ``ValueError`` for contradictory arguments (server side with a
+        host name or session, ``check_hostname`` without a host name),
+        ``NotImplementedError`` for non-stream sockets and what the handshake
+        raises when ``do_handshake_on_connect`` and the socket is connected.
+        """
+        return self.sslsocket_class._create(
+            sock=sock, server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname, context=self, session=session)
+
+    def _encode_hostname(self, hostname):
+        if hostname is None:
+            return None
+        if isinstance(hostname, str):
+            return hostname.encode("idna").decode("ascii")
+        return hostname.decode("ascii")

@@ -1,0 +1,60 @@
+"""Module-level helpers written once over whichever implementation is live."""
+
+import socket
+
+
+def get_server_certificate(addr, ssl_version=None, ca_certs=None, timeout=None):
+    """Connect to ``addr`` (a ``(host, port)`` tuple) and return the server's
+    certificate as a PEM ``str``, like ``ssl.get_server_certificate``.
+
+    ``ca_certs`` (path) switches verification on; ``timeout`` is in seconds
+    (``None`` = the socket default).  Raises ``OSError`` for connection
+    failures and ``ssl.SSLError`` (or a subclass) for TLS failures.
+    """
+    import tlsfast
+
+    host, port = addr
+    if ca_certs is not None:
+        cert_reqs = tlsfast.CERT_REQUIRED
+    else:
+        cert_reqs = tlsfast.CERT_NONE
+    context = tlsfast.SSLContext(
+        tlsfast.PROTOCOL_TLS_CLIENT if ssl_version is None else ssl_version
+    )
+    if cert_reqs == tlsfast.CERT_NONE:
+        context.check_hostname = False
+    context.verify_mode = cert_reqs
+    if ca_certs is not None:
+        context.load_verify_locations(ca_certs)
+    kwargs = {} if timeout is None else {"timeout": timeout}
+    with socket.create_connection(addr, **kwargs) as sock:
+        with context.wrap_socket(sock, server_hostname=host) as sslsock:
+            dercert = sslsock.getpeercert(True)
+    return tlsfast.DER_cert_to_PEM_cert(dercert)
+
+
+def create_default_context(context_class, purpose, cafile=None, capath=None, cadata=None):
+    """``ssl.create_default_context`` over ``context_class`` (either
+    implementation's ``SSLContext``); the logic of the stdlib's, once."""
+    import os
+    import ssl
+    import sys
+
+    if not isinstance(purpose, ssl._ASN1Object):
+        raise TypeError(purpose)
+    if purpose == ssl.Purpose.SERVER_AUTH:
+        context = context_class(ssl.PROTOCOL_TLS_CLIENT)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.check_hostname = True
+    elif purpose == ssl.Purpose.CLIENT_AUTH:
+        context = context_class(ssl.PROTOCOL_TLS_SERVER)
+    else:
+        raise ValueError(purpose)
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    elif context.verify_mode != ssl.CERT_NONE:
+        context.load_default_certs(purpose)
+    keylogfile = os.environ.get("SSLKEYLOGFILE")
+    if keylogfile and not sys.flags.ignore_environment:
+        context.keylog_filename = keylogfile
+    return context

@@ -1,0 +1,64 @@
+# SSLSession: a reference to an OpenSSL SSL_SESSION, for resumption.
+
+@cython.final
+cdef class SSLSession:
+    """A TLS session (``ssl.SSLSession``), from ``SSLSocket.session``.
+
+    Pass it to ``SSLContext.wrap_socket(..., session=s)`` (client side) to
+    resume.  Attributes mirror the stdlib: ``id`` (bytes), ``time`` and
+    ``timeout`` (int, seconds), ``ticket_lifetime_hint`` (int, seconds),
+    ``has_ticket`` (bool).  Wraps ``SSL_SESSION`` (``SSL_SESSION_get_id``...).
+    """
+    cdef SSL_SESSION *session
+    cdef SSLContext ctx
+
+    def __cinit__(self):
+        self.session = NULL
+
+    def __init__(self):
+        raise TypeError("SSLSession objects are returned by SSLSocket.session")
+
+    def __dealloc__(self):
+        if self.session != NULL:
+            SSL_SESSION_free(self.session)
+
+    @staticmethod
+    cdef SSLSession _wrap(SSL_SESSION *session, SSLContext ctx):
+        # takes ownership of one reference to ``session``
+        cdef SSLSession self = SSLSession.__new__(SSLSession)
+        self.session = session
+        self.ctx = ctx
+        return self
+
+    @property
+    def id(self):
+        cdef unsigned int n = 0
+        cdef const unsigned char *p = SSL_SESSION_get_id(self.session, &n)
+        return p[:n]
+
+    @property
+    def time(self):
+        return SSL_SESSION_get_time(self.session)
+
+    @property
+    def timeout(self):
+        return SSL_SESSION_get_timeout(self.session)
+
+    @property
+    def ticket_lifetime_hint(self):
+        return SSL_SESSION_get_ticket_lifetime_hint(self.session)
+
+    @property
+    def has_ticket(self):
+        return bool(SSL_SESSION_has_ticket(self.session))
+
+    def __eq__(self, other):
+        if not isinstance(other, SSLSession):
+            return NotImplemented
+        return self.id == (<SSLSession>other).id
+
+    def __hash__(self):
+        return hash(self.id)
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle 'SSLSession' object")

@@ -1,0 +1,476 @@
+# SSLSocket: the socket.socket subclass users hold (``ssl.SSLSocket``).
+#
+# A plain Python class (compiled by Cython) because it must inherit from
+# ``socket.socket``.  While connected it owns ``self._sslobj``, the
+# ``_SSLConnection`` engine, and hands every byte to it; without one (not yet
+# connected, unwrapped, closed) it behaves as the plain socket it wraps.
+
+from tlsfast._common import EVENTS_FOR_CODE as _EVENTS_FOR_CODE
+
+cdef object _socket_socket = socket.socket
+cdef object _SSL_ERROR_EOF = _ssl.SSL_ERROR_EOF
+
+
+class SSLSocket(socket.socket):
+    """A TLS connection over a stream socket: ``ssl.SSLSocket``, made by
+    ``SSLContext.wrap_socket``.
+
+    stdlib-compatible methods (``recv``, ``recv_into``, ``read``, ``send``,
+    ``write``, ``sendall``, ``do_handshake``, ``unwrap``) raise
+    ``ssl.SSLWantReadError`` / ``ssl.SSLWantWriteError`` on a non-blocking
+    socket; with a timeout or blocking they wait (``poll`` without the GIL) up
+    to the timeout and raise ``socket.timeout``.  The fast path
+    (``try_do_handshake``, ``try_recv_into``, ``try_send``, ``try_unwrap``,
+    ``wanted_events``) returns ``WANT_READ`` / ``WANT_WRITE`` instead.
+    """
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError(
+            f"{self.__class__.__name__} does not have a public constructor. "
+            "Instances are returned by SSLContext.wrap_socket().")
+
+    @classmethod
+    def _create(cls, sock, server_side=False, do_handshake_on_connect=True,
+                suppress_ragged_eofs=True, server_hostname=None, context=None,
+                session=None):
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
+            raise NotImplementedError("only stream sockets are supported")
+        if server_side:
+            if server_hostname:
+                raise ValueError("server_hostname can only be specified in server mode")
+            if session is not None:
+                raise ValueError("session can only be specified in client mode")
+        if context.check_hostname and not server_hostname:
+            raise ValueError("check_hostname requires server_hostname")
+        kwargs = dict(family=sock.family, type=sock.type, proto=sock.proto, fileno=sock.fileno())
+        self = cls.__new__(cls, **kwargs)
+        _socket_socket.__init__(self, **kwargs)
+        sock_timeout = sock.gettimeout()
+        sock.detach()
+        self._context = context
+        self._session = session
+        self._closed = False
+        self._sslobj = None
+        self.server_side = bool(server_side)
+        self.server_hostname = context._encode_hostname(server_hostname)
+        self.do_handshake_on_connect = do_handshake_on_connect
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        _socket_socket.settimeout(self, sock_timeout)
+        try:
+            self.getpeername()
+        except OSError as e:
+            if e.errno != errno_ENOTCONN:
+                raise
+            connected = False
+        else:
+            connected = True
+        self._connected = connected
+        if connected:
+            try:
+                self._sslobj = _SSLConnection.create(
+                    context, self, self.server_side, self.server_hostname,
+                    session, suppress_ragged_eofs)
+                if do_handshake_on_connect:
+                    if sock_timeout == 0.0:
+                        raise ValueError("do_handshake_on_connect should not be specified "
+                                         "for non-blocking sockets")
+                    self.do_handshake()
+            except (OSError, ValueError):
+                self.close()
+                raise
+        return self
+
+    # -- attributes ------------------------------------------------------
+
+    @property
+    def context(self):
+        """The ``SSLContext``; assigning another switches the connection to
+        it (``SSL_set_SSL_CTX``, e.g. from an ``sni_callback``)."""
+        return self._context
+
+    @context.setter
+    def context(self, ctx):
+        if self._sslobj is not None:
+            self._sslobj.context = ctx
+        self._context = ctx
+
+    @property
+    def session(self):
+        """The ``SSLSession`` of this connection (``SSL_get1_session``), or None."""
+        if self._sslobj is not None:
+            return self._sslobj.session
+        return None
+
+    @session.setter
+    def session(self, session):
+        self._session = session
+        if self._sslobj is not None:
+            self._sslobj.session = session
+
+    @property
+    def session_reused(self):
+        """True if the handshake resumed a session (``SSL_session_reused``)."""
+        if self._sslobj is not None:
+            return self._sslobj.session_reused
+        return None
+
+    @property
+    def wanted_events(self):
+        """``selectors`` event mask the last fast-path call waits for
+        (``EVENT_READ``, ``EVENT_WRITE``, or 0)."""
+        if self._sslobj is not None:
+            return self._sslobj.wanted_events
+        return 0
+
+    def dup(self):
+        raise NotImplementedError(f"Can't dup() {self.__class__.__name__} instances")
+
+    def _checkClosed(self, msg=None):
+        pass
+
+    def _check_connected(self):
+        if not self._connected:
+            # raises OSError(ENOTCONN) like the stdlib
+            self.getpeername()
+
+    # -- timeouts: the engine follows the socket ----------------------------
+
+    def settimeout(self, value):
+        """Like ``socket.settimeout`` (seconds, 0.0 or None); the descriptor
+        stays non-blocking underneath while TLS is active."""
+        _socket_socket.settimeout(self, value)
+        if self._sslobj is not None:
+            (<_SSLConnection>self._sslobj).set_timeout(_socket_socket.gettimeout(self))
+
+    def setblocking(self, flag):
+        """Like ``socket.setblocking``."""
+        self.settimeout(None if flag else 0.0)
+
+    # -- handshake -------------------------------------------------------
+
+    def do_handshake(self, block=False):
+        """Perform the TLS handshake (``SSL_do_handshake``).
+
+        Blocking / timeout sockets: returns when done or raises
+        ``socket.timeout``; non-blocking: raises ``SSLWantReadError`` /
+        ``SSLWantWriteError`` until done (``block=True`` waits anyway).
+        Raises ``ssl.SSLCertVerificationError`` when verification fails and
+        ``ssl.SSLError`` for other protocol failures; ``OSError``
+        (``ENOTCONN``) when not connected."""
+        self._check_connected()
+        timeout = self.gettimeout()
+        if timeout == 0.0 and block:
+            self.settimeout(None)
+            try:
+                self._sslobj.do_handshake()
+            finally:
+                self.settimeout(timeout)
+        else:
+            self._sslobj.do_handshake()
+
+    def try_do_handshake(self):
+        """Fast path of ``do_handshake``: returns 0 when done, else
+        ``WANT_READ`` / ``WANT_WRITE``; raises only real errors.  Raises
+        ``ValueError`` when the socket is not connected or closed."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
+        return (<_SSLConnection>sslobj)._io(OP_HANDSHAKE, NULL, 0, False)
+
+    # -- connect / accept ----------------------------------------------------
+
+    def _real_connect(self, addr, connect_ex):
+        if self.server_side:
+            raise ValueError("can't connect in server-side mode")
+        if self._connected or self._sslobj is not None:
+            raise ValueError("attempt to connect already-connected SSLSocket!")
+        if connect_ex:
+            rc = _socket_socket.connect_ex(self, addr)
+        else:
+            rc = None
+            _socket_socket.connect(self, addr)
+        if rc in (None, 0, errno_EINPROGRESS, errno_EWOULDBLOCK):
+            self._sslobj = _SSLConnection.create(
+                self._context, self, False, self.server_hostname, self._session,
+                self.suppress_ragged_eofs)
+        if not rc:
+            self._connected = True
+            if self.do_handshake_on_connect:
+                self.do_handshake()
+        return rc
+
+    def connect(self, addr):
+        """Connect to ``addr`` then, if ``do_handshake_on_connect``, handshake."""
+        self._real_connect(addr, False)
+
+    def connect_ex(self, addr):
+        """Like ``connect`` but returns an errno instead of raising for connect errors."""
+        return self._real_connect(addr, True)
+
+    def accept(self):
+        """Accept a connection on a listening socket: returns
+        ``(SSLSocket, address)``, the new socket server-side, handshaken if
+        ``do_handshake_on_connect``."""
+        newsock, addr = _socket_socket.accept(self)
+        newsock = self._context.wrap_socket(
+            newsock, do_handshake_on_connect=self.do_handshake_on_connect,
+            suppress_ragged_eofs=self.suppress_ragged_eofs, server_side=True)
+        return newsock, addr
+
+    # -- reading -------------------------------------------------------------
+
+    def read(self, len=1024, buffer=None):
+        """Read up to ``len`` bytes: returns ``bytes``, or with ``buffer``
+        (writable bytes-like) the count decrypted into it (``SSL_read_ex``).
+        0 / b'' at end of stream.  Raises ``ValueError`` on a closed or
+        unwrapped socket or ``len`` < 0, ``TypeError`` for a read-only buffer,
+        ``SSLWantReadError``/``SSLWantWriteError`` (non-blocking),
+        ``socket.timeout``, ``SSLEOFError`` for a ragged EOF unless
+        ``suppress_ragged_eofs``."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError("Read on closed or unwrapped SSL socket.")
+        if buffer is not None:
+            if len < 0:
+                raise ValueError("size should not be negative")
+            return (<_SSLConnection>sslobj).read_into(buffer, len, OP_READ, True)
+        return (<_SSLConnection>sslobj).read_bytes(len, OP_READ)
+
+    def recv(self, buflen=1024, flags=0):
+        """Receive up to ``buflen`` decrypted bytes (``bytes``; b'' at EOF).
+        Non-zero ``flags`` raise ``ValueError``.  See ``read``."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            return _socket_socket.recv(self, buflen, flags)
+        if flags != 0:
+            raise ValueError(f"non-zero flags not allowed in calls to recv() on {self.__class__}")
+        return (<_SSLConnection>sslobj).read_bytes(buflen, OP_READ)
+
+    def recv_into(self, buffer, nbytes=None, flags=0):
+        """Decrypt up to ``nbytes`` (default / 0: ``len(buffer)``) straight into
+        ``buffer`` (writable bytes-like; no intermediate copy) and return the
+        count (0 at EOF).  Raises ``TypeError`` for a read-only buffer,
+        ``ValueError`` for ``nbytes`` < 0 or > ``len(buffer)`` or non-zero
+        ``flags``; see ``read`` for the rest."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            if nbytes is None:
+                nbytes = 0
+            return _socket_socket.recv_into(self, buffer, nbytes, flags)
+        if flags != 0:
+            raise ValueError(f"non-zero flags not allowed in calls to recv_into() on {self.__class__}")
+        if nbytes is None:
+            nbytes = 0
+        elif nbytes < 0:
+            raise ValueError("negative buffersize in recv_into")
+        return (<_SSLConnection>sslobj).read_into(buffer, nbytes, OP_READ, True)
+
+    def try_recv_into(self, buffer, nbytes=0):
+        """Fast path of ``recv_into``: decrypted bytes written (> 0), 0 at a
+        clean EOF (or a ragged one with ``suppress_ragged_eofs``), or
+        ``WANT_READ`` / ``WANT_WRITE`` without raising.  Raises what
+        ``recv_into`` raises for real errors, ``ValueError`` without a TLS
+        connection."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recv_into")
+        return (<_SSLConnection>sslobj).read_into(buffer, nbytes, OP_READ, False)
+
+    def recvfrom(self, buflen=1024, flags=0):
+        if self._sslobj is not None:
+            raise ValueError(f"recvfrom not allowed on instances of {self.__class__}")
+        return _socket_socket.recvfrom(self, buflen, flags)
+
+    def recvfrom_into(self, buffer, nbytes=None, flags=0):
+        if self._sslobj is not None:
+            raise ValueError(f"recvfrom_into not allowed on instances of {self.__class__}")
+        return _socket_socket.recvfrom_into(self, buffer, nbytes or 0, flags)
+
+    def recvmsg(self, *args, **kwargs):
+        raise NotImplementedError(f"recvmsg not allowed on instances of {self.__class__}")
+
+    def recvmsg_into(self, *args, **kwargs):
+        raise NotImplementedError(f"recvmsg_into not allowed on instances of {self.__class__}")
+
+    def pending(self):
+        """Decrypted bytes already buffered in OpenSSL (``SSL_pending``):
+        read them before waiting on a selector."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            return 0
+        return SSL_pending((<_SSLConnection>sslobj).ssl)
+
+    # -- writing -------------------------------------------------------------
+
+    def write(self, data):
+        """Encrypt and send ``data`` (bytes-like) straight from its buffer
+        (``SSL_write_ex``); returns the count taken: all of it on blocking
+        sockets, possibly fewer on non-blocking ones.  Raises ``ValueError``
+        on a closed/unwrapped socket, ``TypeError`` for a non bytes-like
+        object, ``SSLWantWriteError``/``SSLWantReadError`` (non-blocking, retry
+        with the same data), ``socket.timeout``, ``OSError`` (e.g.
+        ``BrokenPipeError``)."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError("Write on closed or unwrapped SSL socket.")
+        return (<_SSLConnection>sslobj).write_from(data, True)
+
+    def send(self, data, flags=0):
+        """Like ``write``; non-zero ``flags`` raise ``ValueError``."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            return _socket_socket.send(self, data, flags)
+        if flags != 0:
+            raise ValueError(f"non-zero flags not allowed in calls to send() on {self.__class__}")
+        return (<_SSLConnection>sslobj).write_from(data, True)
+
+    def try_send(self, data):
+        """Fast path of ``send``: plaintext bytes taken (> 0, maybe fewer than
+        ``len(data)``; 0 only for empty data) or ``WANT_WRITE`` /
+        ``WANT_READ`` without raising; after a WANT code call again with the
+        same data.  Raises what ``send`` raises for real errors."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
+        return (<_SSLConnection>sslobj).write_from(data, False)
+
+    def sendall(self, data, flags=0):
+        """Send all of ``data`` (bytes-like).  On a non-blocking socket it
+        raises ``SSLWantWriteError`` when the kernel buffer fills, as the
+        stdlib does (the count sent is then unknown: use ``try_send``)."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            return _socket_socket.sendall(self, data, flags)
+        if flags != 0:
+            raise ValueError(f"non-zero flags not allowed in calls to sendall() on {self.__class__}")
+        with memoryview(data) as view, view.cast("B") as byte_view:
+            amount = len(byte_view)
+            count = 0
+            while count < amount:
+                count += (<_SSLConnection>sslobj).write_from(byte_view[count:], True)
+
+    def sendto(self, data, flags_or_addr, addr=None):
+        if self._sslobj is not None:
+            raise ValueError(f"sendto not allowed on instances of {self.__class__}")
+        if addr is None:
+            return _socket_socket.sendto(self, data, flags_or_addr)
+        return _socket_socket.sendto(self, data, flags_or_addr, addr)
+
+    def sendmsg(self, *args, **kwargs):
+        raise NotImplementedError(f"sendmsg not allowed on instances of {self.__class__}")
+
+    def sendfile(self, file, offset=0, count=None):
+        """Send a file through TLS (via ``send``, as the stdlib does)."""
+        if self._sslobj is not None:
+            return self._sendfile_use_send(file, offset, count)
+        return _socket_socket.sendfile(self, file, offset, count)
+
+    # -- shutdown --------------------------------------------------------------
+
+    def unwrap(self):
+        """Send close_notify, wait for the peer's (``SSL_shutdown``) and return
+        this socket as a plain one carrying cleartext.  Non-blocking: raises
+        ``SSLWantReadError``/``SSLWantWriteError`` until done.  Raises
+        ``ValueError`` when there is no TLS layer."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError(f"No SSL wrapper around {self}")
+        s = sslobj.shutdown()
+        self._sslobj = None
+        self._restore_blocking()
+        return s
+
+    def try_unwrap(self):
+        """Fast path of ``unwrap``: 0 when both close_notify alerts are
+        exchanged (the socket is then plain), else ``WANT_READ`` /
+        ``WANT_WRITE``."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError(f"No SSL wrapper around {self}")
+        rc = (<_SSLConnection>sslobj)._io(OP_SHUTDOWN, NULL, 0, False)
+        if rc == 0:
+            self._sslobj = None
+            self._restore_blocking()
+        return rc
+
+    def _restore_blocking(self):
+        # the engine forced O_NONBLOCK; give the plain socket its own mode back
+        if self.fileno() != -1:
+            _socket_socket.settimeout(self, _socket_socket.gettimeout(self))
+
+    def shutdown(self, how):
+        """``socket.shutdown`` after dropping the TLS layer (no close_notify)."""
+        self._sslobj = None
+        _socket_socket.shutdown(self, how)
+
+    def _real_close(self):
+        self._sslobj = None
+        _socket_socket._real_close(self)
+
+    # -- inspection ----------------------------------------------------------
+
+    def getpeercert(self, binary_form=False):
+        """The peer's certificate: the stdlib's dict (``{}`` when not
+        verified), DER ``bytes`` with ``binary_form=True``, or None when the
+        peer sent none.  Raises ``ValueError`` before the handshake and
+        ``OSError`` (ENOTCONN) when not connected."""
+        self._check_connected()
+        return self._sslobj.getpeercert(binary_form)
+
+    def selected_npn_protocol(self):
+        return None
+
+    def selected_alpn_protocol(self):
+        """The ALPN protocol agreed on (``str``) or None."""
+        if self._sslobj is None:
+            return None
+        return self._sslobj.selected_alpn_protocol()
+
+    def cipher(self):
+        """``(name, protocol, secret_bits)`` of the cipher in use, or None."""
+        if self._sslobj is None:
+            return None
+        return self._sslobj.cipher()
+
+    def shared_ciphers(self):
+        """Ciphers offered by the client and enabled here (server side), as
+        ``cipher()`` tuples; None on the client side or without a connection."""
+        if self._sslobj is None:
+            return None
+        return self._sslobj.shared_ciphers()
+
+    def compression(self):
+        """Always None: OpenSSL 3 builds have no TLS compression."""
+        return None
+
+    def version(self):
+        """Negotiated protocol (``"TLSv1.3"``...) or None before the handshake."""
+        if self._sslobj is None:
+            return None
+        return self._sslobj.version()
+
+    def get_channel_binding(self, cb_type="tls-unique"):
+        """RFC 5929 channel binding data (``bytes``) or None; ``ValueError``
+        for an unsupported ``cb_type``."""
+        if self._sslobj is None:
+            if cb_type not in _ssl.CHANNEL_BINDING_TYPES:
+                raise ValueError(f"{cb_type} channel binding type not implemented")
+            return None
+        return self._sslobj.get_channel_binding(cb_type)
+
+    def verify_client_post_handshake(self):
+        """Server side, TLS 1.3: request the client's certificate now
+        (``SSL_verify_client_post_handshake``); raises ``ssl.SSLError`` when not
+        possible and ``ValueError`` without a connection."""
+        if self._sslobj is None:
+            raise ValueError("No SSL wrapper around " + str(self))
+        return self._sslobj.verify_client_post_handshake()
+
+
+import errno as _errno_module
+errno_ENOTCONN = _errno_module.ENOTCONN
+errno_EINPROGRESS = _errno_module.EINPROGRESS
+errno_EWOULDBLOCK = _errno_module.EWOULDBLOCK
+
