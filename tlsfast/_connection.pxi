@@ -82,7 +82,10 @@ cdef inline int _ssl_call(SSL *ssl, int op, char *buf, size_t n, size_t *done,
     """One SSL_* call with a clean error queue; returns SSL_get_error()'s
     verdict (SSL_ERROR_NONE on success) with errno read right after."""
     cdef int ret
-    ERR_clear_error()
+    # The queue must be empty before the call.  ERR_clear_error() walks and
+    # frees all 16 slots (a fifth of a small read's cost), so peek first.
+    if ERR_peek_error() != 0:
+        ERR_clear_error()
     _clear_errno()
     if op == OP_READ:
         ret = SSL_read_ex(ssl, buf, n, done)
