@@ -1,0 +1,374 @@
+"""End-to-end tests of the command line: ``python -m tlsfast serve`` and ``info``.
+
+Every test runs once per implementation (fixture ``impl_name``, which sets
+``TLSFAST_IMPL`` in the subprocess's environment).  The demo server runs as a
+subprocess on 127.0.0.1, port 0, with its throw-away certificate in a temporary
+directory; clients are curl and ``openssl s_client`` (when installed) and the
+stdlib ``ssl`` module.  A ``c`` parameter whose module does not import FAILS:
+a fallback to the pure-Python implementation must never hide a broken build.
+
+Everything is bounded: subprocess waits and line reads have timeouts, sockets
+carry ``IO_TIMEOUT``, and every server also has ``--duration`` as a backstop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import IO_TIMEOUT, Process
+
+IMPLS = ["c", "python"]
+IMPL_MODULES = {"c": "tlsfast._tls_c", "python": "tlsfast._tls_py"}
+STARTUP_TIMEOUT = 30.0   # import + certificate generation on a busy machine
+EXIT_TIMEOUT = 15.0
+BACKSTOP = 120           # --duration of the shared server: it never outlives the run
+FIRST_LINE = r"^listening on https://127\.0\.0\.1:(\d+)/$"
+
+
+def _tlsfast_root() -> str:
+    """Directory holding the ``tlsfast`` package under test (PYTHONPATH)."""
+    spec = importlib.util.find_spec("tlsfast")
+    assert spec is not None and spec.origin, "tlsfast is not importable"
+    return os.path.dirname(os.path.dirname(spec.origin))
+
+
+def _env(impl: str) -> dict:
+    env = dict(os.environ)
+    env["TLSFAST_IMPL"] = impl
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_tlsfast_root(), env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("SSLKEYLOGFILE", None)
+    return env
+
+
+def _import_check(impl: str) -> subprocess.CompletedProcess:
+    code = (f"import importlib, tlsfast; importlib.import_module({IMPL_MODULES[impl]!r}); "
+            "print(tlsfast.__impl__)")
+    return subprocess.run([sys.executable, "-c", code], env=_env(impl), capture_output=True,
+                          text=True, timeout=STARTUP_TIMEOUT)
+
+
+def _import_failure(impl: str):
+    """None when TLSFAST_IMPL=impl loads that implementation, else why not."""
+    res = _import_check(impl)
+    if res.returncode == 0 and res.stdout.strip() == impl:
+        return None
+    return (f"TLSFAST_IMPL={impl}: {IMPL_MODULES[impl]} does not load "
+            f"(rc={res.returncode}, impl={res.stdout.strip()!r}):\n{res.stderr}")
+
+
+@pytest.fixture(scope="module", params=IMPLS)
+def impl_name(request) -> str:
+    """``"c"`` / ``"python"``, the value of ``TLSFAST_IMPL`` for subprocesses."""
+    failure = _import_failure(request.param)
+    if failure:
+        pytest.fail(failure)  # never skip: the fallback must not hide a broken build
+    return request.param
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_implementation_imports(impl):
+    failure = _import_failure(impl)
+    assert failure is None, failure
+
+
+# --------------------------------------------------------------------------
+# the server subprocess
+# --------------------------------------------------------------------------
+
+class DemoServer:
+    """``python -m tlsfast serve --port 0`` and what its banner said."""
+
+    def __init__(self, impl: str, cert_dir, *extra: str):
+        self.impl = impl
+        self.cert_dir = str(cert_dir)
+        self.proc = Process(
+            [sys.executable, "-m", "tlsfast", "serve", "--port", "0",
+             "--cert-dir", self.cert_dir, *extra],
+            stdin=subprocess.DEVNULL, env=_env(impl))
+        try:
+            self.port = int(self.proc.wait_for_line(FIRST_LINE, STARTUP_TIMEOUT).group(1))
+            self.first_line = self.proc.output.splitlines()[0]
+            curl = self.proc.wait_for_line(r"^\s*(curl --cacert .*)$", STARTUP_TIMEOUT)
+            self.curl_args = shlex.split(curl.group(1))
+            self.ca = self.curl_args[2]
+            self.proc.wait_for_line(r"^stop with Ctrl-C", STARTUP_TIMEOUT)
+        except BaseException:
+            self.proc.kill()
+            raise
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        if self.proc.proc.poll() is None:
+            self.proc.proc.send_signal(sig)
+        return self.proc.finish(EXIT_TIMEOUT)
+
+    def client(self, version: str | None = None) -> ssl.SSLSocket:
+        """A stdlib TLS client connected to the server, verifying it."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.set_alpn_protocols(["http/1.1"])
+        if version:
+            ctx.minimum_version = ctx.maximum_version = getattr(
+                ssl.TLSVersion, "TLSv" + version.replace(".", "_"))
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=IO_TIMEOUT)
+        try:
+            return ctx.wrap_socket(raw, server_hostname="localhost")
+        except BaseException:
+            raw.close()
+            raise
+
+
+@pytest.fixture(scope="module")
+def server(impl_name, tmp_path_factory):
+    srv = DemoServer(impl_name, tmp_path_factory.mktemp(f"certs-{impl_name}"),
+                     "--duration", str(BACKSTOP))
+    try:
+        yield srv
+    finally:
+        try:
+            srv.stop()
+        finally:
+            srv.proc.kill()
+
+
+class Reader:
+    """Buffered, bounded reads of HTTP responses from a socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self, end: float) -> bool:
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out; buffered: {self.buf!r}")
+        chunk = self.sock.recv(65536)
+        self.buf += chunk
+        return bool(chunk)
+
+    def until(self, marker: bytes) -> bytes:
+        end = time.monotonic() + IO_TIMEOUT
+        while marker not in self.buf:
+            if not self._fill(end):
+                raise AssertionError(f"EOF before {marker!r}; buffered: {self.buf!r}")
+        data, _, self.buf = self.buf.partition(marker)
+        return data + marker
+
+    def exactly(self, n: int) -> bytes:
+        end = time.monotonic() + IO_TIMEOUT
+        while len(self.buf) < n:
+            if not self._fill(end):
+                raise AssertionError(f"EOF after {len(self.buf)}/{n} bytes")
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def at_eof(self) -> bool:
+        return not self.buf and not self._fill(time.monotonic() + IO_TIMEOUT)
+
+    def response(self, head: bool = False):
+        """(status, headers with lower-case names, body)."""
+        lines = self.until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        version, status, _ = lines[0].split(" ", 2)
+        assert version == "HTTP/1.1", lines[0]
+        headers = dict(line.split(": ", 1) for line in lines[1:] if line)
+        headers = {k.lower(): v for k, v in headers.items()}
+        body = b"" if head else self.exactly(int(headers["content-length"]))
+        return int(status), headers, body.decode("utf-8")
+
+
+def _get(path="/", *, method="GET", extra=""):
+    return f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n".encode()
+
+
+# --------------------------------------------------------------------------
+# banner and info
+# --------------------------------------------------------------------------
+
+def test_banner(server, impl_name):
+    assert re.fullmatch(FIRST_LINE, server.first_line)
+    out = server.proc.output
+    assert f"implementation: {impl_name} (tlsfast " in out
+    assert re.search(r"^OpenSSL: OpenSSL 3\.", out, re.M), out
+    assert server.ca == os.path.join(server.cert_dir, "ca.pem")
+    assert f"CA certificate: {server.ca}" in out
+    assert server.curl_args[-1] == f"https://localhost:{server.port}/"
+    with open(server.ca) as f:
+        assert f.read().startswith("-----BEGIN CERTIFICATE-----")
+    key = os.path.join(server.cert_dir, "key.pem")
+    assert os.stat(key).st_mode & 0o077 == 0, "private key readable by others"
+
+
+def test_info(impl_name):
+    res = subprocess.run([sys.executable, "-m", "tlsfast", "info"], env=_env(impl_name),
+                         capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert f"implementation: {impl_name} ({IMPL_MODULES[impl_name]})" in out
+    assert re.search(r"^tlsfast: \d+\.\d+", out, re.M), out
+    assert re.search(r"^OpenSSL: OpenSSL 3\.", out, re.M), out
+    assert f"Python: {sys.version.split()[0]}" in out
+    assert re.search(r"^  HAS_ALPN: True$", out, re.M), out
+
+
+# --------------------------------------------------------------------------
+# external clients
+# --------------------------------------------------------------------------
+
+@pytest.mark.interop
+def test_curl(server, impl_name):
+    if shutil.which("curl") is None:
+        pytest.skip("curl not installed")
+    url = server.curl_args[-1]
+    # the banner's curl line as printed, twice the URL: keep-alive reuse
+    res = subprocess.run(server.curl_args + ["-sS", "--max-time", str(IO_TIMEOUT), url + "2"],
+                         capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+    assert res.returncode == 0, res.stderr
+    assert f"({impl_name} implementation)" in res.stdout
+    assert "ALPN: http/1.1" in res.stdout
+    assert "request 1 on this connection: GET /\n" in res.stdout
+    assert "request 2 on this connection: GET /2\n" in res.stdout
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_openssl_s_client_echo(server, version):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    client = Process(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}",
+         "-servername", "localhost", "-CAfile", server.ca, "-verify_return_error",
+         "-verify_hostname", "localhost", f"-tls{version.replace('.', '_')}",
+         "-brief", "-nocommands"])
+    try:
+        client.proc.stdin.write(f"hello tlsfast over TLS {version}\n".encode())
+        client.proc.stdin.flush()
+        client.wait_for_line(rf"^Protocol version: TLSv{re.escape(version)}$")
+        client.wait_for_line(r"^Verification: OK$")
+        client.wait_for_line(rf"^hello tlsfast over TLS {re.escape(version)}$")
+        client.proc.stdin.close()  # EOF: s_client says close_notify and exits
+        assert client.finish() == 0, client.output
+    finally:
+        client.kill()
+
+
+# --------------------------------------------------------------------------
+# stdlib ssl client
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_http_get(server, impl_name, version):
+    with server.client(version) as sock:
+        assert sock.selected_alpn_protocol() == "http/1.1"
+        sock.sendall(_get(extra="Connection: close\r\n"))
+        reader = Reader(sock)
+        status, headers, body = reader.response()
+        assert status == 200
+        assert headers["connection"] == "close"
+        assert headers["content-type"].startswith("text/plain")
+        assert f"({impl_name} implementation)" in body
+        assert f"TLS version: TLSv{version}\n" in body
+        assert f"cipher: {sock.cipher()[0]} " in body
+        assert reader.at_eof()  # close_notify, then EOF
+
+
+def test_keep_alive_two_requests(server):
+    with server.client() as sock:
+        reader = Reader(sock)
+        for n in (1, 2):
+            sock.sendall(_get(f"/req{n}"))
+            status, headers, body = reader.response()
+            assert status == 200
+            assert headers["connection"] == "keep-alive"
+            assert f"request {n} on this connection: GET /req{n}\n" in body
+
+
+def test_pipelined_head_and_close(server):
+    with server.client() as sock:
+        sock.sendall(_get("/a") + _get("/b", method="HEAD")
+                     + _get("/c", extra="Connection: close\r\n") + _get("/never"))
+        reader = Reader(sock)
+        _, _, body_a = reader.response()
+        status, headers, _ = reader.response(head=True)
+        assert status == 200 and int(headers["content-length"]) > 0
+        _, headers, body_c = reader.response()
+        assert "request 1 on this connection: GET /a\n" in body_a
+        assert "request 3 on this connection: GET /c\n" in body_c
+        assert headers["connection"] == "close"
+        assert reader.at_eof()  # nothing after Connection: close
+
+
+def test_other_method_and_request_body(server):
+    with server.client() as sock:
+        reader = Reader(sock)
+        sock.sendall(_get("/form", method="POST", extra="Content-Length: 5\r\n") + b"x=1&y")
+        status, headers, _ = reader.response()
+        assert status == 405 and headers["allow"] == "GET, HEAD"
+        sock.sendall(_get("/after"))  # the body was skipped, not parsed
+        status, _, body = reader.response()
+        assert status == 200 and "request 2 on this connection: GET /after\n" in body
+
+
+def test_echo(server):
+    with server.client() as sock:
+        reader = Reader(sock)
+        for data in (b"ping \x00\xff not HTTP\n", b"GET / HTTP/1.1\r\n\r\n", b"x" * 100_000):
+            sock.sendall(data)  # once echoing, HTTP-looking bytes are echoed too
+            assert reader.exactly(len(data)) == data
+
+
+# --------------------------------------------------------------------------
+# stopping by itself and on signals
+# --------------------------------------------------------------------------
+
+def test_max_requests_exits(impl_name, tmp_path):
+    srv = DemoServer(impl_name, tmp_path, "--max-requests", "2", "--duration", "60")
+    try:
+        with srv.client() as sock:
+            reader = Reader(sock)
+            sock.sendall(_get("/1"))
+            assert reader.response()[1]["connection"] == "keep-alive"
+            sock.sendall(_get("/2"))
+            assert reader.response()[1]["connection"] == "close"
+            assert reader.at_eof()
+        assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
+        assert "stopped (served 2 requests): 2 requests" in srv.proc.output
+    finally:
+        srv.proc.kill()
+
+
+def test_duration_exits(impl_name, tmp_path):
+    srv = DemoServer(impl_name, tmp_path, "--duration", "0.5")
+    try:
+        assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
+        assert "stopped (duration elapsed)" in srv.proc.output
+    finally:
+        srv.proc.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_clean_shutdown(impl_name, tmp_path, sig):
+    srv = DemoServer(impl_name, tmp_path, "--duration", "60")
+    try:
+        with srv.client() as sock:
+            reader = Reader(sock)
+            sock.sendall(_get())
+            assert reader.response()[0] == 200
+            srv.proc.proc.send_signal(sig)
+            assert reader.at_eof()  # the open connection got a close_notify...
+            sock.unwrap()           # ...and the TLS shutdown completes
+        assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
+        assert f"stopped (signal {sig.name})" in srv.proc.output
+        assert "Traceback" not in srv.proc.output
+    finally:
+        srv.proc.kill()

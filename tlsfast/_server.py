@@ -1,0 +1,505 @@
+"""``python -m tlsfast serve``: a demo HTTPS / TLS echo server on ``selectors``.
+
+It drives TLS only through tlsfast's non-raising fast path
+(``try_do_handshake``, ``try_recv_into``, ``try_send``, ``try_unwrap`` and
+``wanted_events``), so it runs unchanged on either implementation.
+
+Each connection is a small state machine::
+
+    HANDSHAKE --handshake done--> OPEN --peer EOF / Connection: close /
+                                         server stopping--> CLOSING --> CLOSED
+
+``Connection.step()`` advances it as far as it can without blocking and
+returns what to wait for: a ``selectors`` event mask (the socket's
+``wanted_events``), ``RUN_AGAIN`` (it gave up its turn while decrypted data
+may still be buffered inside OpenSSL, where no selector can see it) or
+``DONE``.  ``Server`` owns the selector and re-registers each socket with the
+mask its last step returned.
+
+In the OPEN state the first bytes decide the protocol: an HTTP/1.x request
+line gets HTTP (GET/HEAD, keep-alive, pipelining, ``Connection: close``);
+anything else is echoed back verbatim.
+"""
+
+import email.utils
+import enum
+import errno
+import os
+import re
+import selectors
+import shlex
+import signal
+import socket
+import sys
+import time
+from http import HTTPStatus
+
+import tlsfast
+
+DONE = 0          # step() result: the connection is finished, close it
+RUN_AGAIN = -1    # step() result: run again soon without waiting for events
+
+READ_BUFFER_SIZE = 64 * 1024   # one TLS record is at most 16 KiB
+SEND_CHUNK = 64 * 1024         # plaintext handed to one try_send call
+TURNS_PER_STEP = 32            # reads + sends per step, for fairness
+MAX_HEADER_BYTES = 16 * 1024   # request line + headers
+ACCEPTS_PER_WAKE = 64
+
+HANDSHAKE_TIMEOUT = 10.0       # seconds
+IDLE_TIMEOUT = 60.0
+CLOSE_TIMEOUT = 2.0            # waiting for the peer's close_notify
+STOP_GRACE = 3.0               # finishing open connections when stopping
+TICK = 0.25                    # longest select() wait: signals, timeouts
+
+_REQUEST_LINE = re.compile(rb"([A-Z]{1,16}) ([\x21-\x7e]+) HTTP/(1\.[01])")
+# what the start of a request line can look like before its end arrives
+_REQUEST_PREFIX = re.compile(rb"[A-Z]{1,16}(?: [\x21-\x7e]*(?: [\x21-\x7e]*)?)?\r?")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+class State(enum.Enum):
+    HANDSHAKE = "handshake"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Connection:
+    """One TLS connection: the state machine and its HTTP / echo protocol."""
+
+    def __init__(self, server, sock, peer):
+        self.server = server
+        self.sock = sock
+        self.peer = peer
+        self.state = State.HANDSHAKE
+        self.deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+        self.registered = 0              # events the selector watches for us
+        self.protocol = None             # "http" or "echo" once sniffed
+        self.inbuf = bytearray()         # HTTP bytes not parsed yet
+        self.outbuf = bytearray()        # plaintext queued for sending
+        self.sending = None              # chunk a try_send must be repeated with
+        self.close_when_flushed = False
+        self.skip_body = 0               # request body bytes still to discard
+        self.requests = 0
+        self.tls_info = ""
+
+    # -- the state machine ------------------------------------------------
+    def step(self):
+        """Advance without blocking; return events to wait for, RUN_AGAIN or DONE."""
+        sock = self.sock
+        if self.state is State.HANDSHAKE:
+            if sock.try_do_handshake() < 0:
+                return sock.wanted_events
+            self._enter_open()
+        if self.state is State.OPEN:
+            events = self._open_step()
+            if events is not None:
+                return events
+            self._enter_closing()
+        if self.state is State.CLOSING:
+            try:
+                if sock.try_unwrap() < 0:
+                    return sock.wanted_events
+            except OSError as exc:
+                # the peer left without its close_notify, or sent data after ours
+                self.server.log(f"{self.name}: no clean TLS shutdown: {exc}")
+            self.state = State.CLOSED
+        return DONE
+
+    def _enter_open(self):
+        self.state = State.OPEN
+        self.deadline = time.monotonic() + IDLE_TIMEOUT
+        cipher = self.sock.cipher()
+        self.tls_info = (
+            f"TLS version: {self.sock.version()}\n"
+            f"cipher: {cipher[0]} ({cipher[2]} bits)\n"
+            f"ALPN: {self.sock.selected_alpn_protocol()}\n"
+        )
+        self.server.log(f"{self.name}: {self.sock.version()} {cipher[0]}")
+
+    def _enter_closing(self):
+        self.state = State.CLOSING
+        self.deadline = time.monotonic() + CLOSE_TIMEOUT
+
+    def _open_step(self):
+        """OPEN: flush queued output, then read; None means "go to CLOSING"."""
+        sock = self.sock
+        for _ in range(TURNS_PER_STEP):
+            if self.sending is not None or self.outbuf:
+                if self.sending is None:
+                    self.sending = bytes(self.outbuf[:SEND_CHUNK])
+                    del self.outbuf[:SEND_CHUNK]
+                if sock.try_send(self.sending) < 0:
+                    return sock.wanted_events    # repeat with the same chunk
+                self.sending = None
+                self.deadline = time.monotonic() + IDLE_TIMEOUT
+                continue
+            if self.close_when_flushed:
+                return None
+            view = self.server.read_view         # shared: consumed at once
+            n = sock.try_recv_into(view)
+            if n < 0:
+                return sock.wanted_events
+            if n == 0:                           # close_notify or EOF
+                return None
+            self.deadline = time.monotonic() + IDLE_TIMEOUT
+            self._received(view[:n])
+        return RUN_AGAIN
+
+    def request_close(self):
+        """Finish what is queued, then close (the server is stopping)."""
+        self.close_when_flushed = True
+
+    def expire(self):
+        """The deadline passed: return True to drop the connection now."""
+        if self.state is State.OPEN:
+            self.close_when_flushed = True
+            self.outbuf.clear()  # a peer that stopped reading gets no more
+            if self.sending is None:
+                self._enter_closing()
+                return False
+        return True
+
+    @property
+    def name(self):
+        host, port = self.peer[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    # -- protocol ---------------------------------------------------------
+    def _received(self, data):
+        if self.protocol == "echo":
+            self.outbuf += data
+            return
+        self.inbuf += data
+        if self.protocol is None:
+            self.protocol = self._sniff()
+            if self.protocol is None:
+                return                           # need more bytes to decide
+            if self.protocol == "echo":
+                self.outbuf += self.inbuf
+                self.inbuf.clear()
+                return
+        self._handle_http()
+
+    def _sniff(self):
+        """"http" if inbuf starts with an HTTP/1.x request line, "echo" if it
+        cannot, None while undecided."""
+        buf = self.inbuf
+        newline = buf.find(b"\n")
+        if newline < 0:
+            if len(buf) < MAX_HEADER_BYTES and _REQUEST_PREFIX.fullmatch(buf):
+                return None
+            return "echo"
+        line = buf[:newline].rstrip(b"\r")
+        return "http" if _REQUEST_LINE.fullmatch(line) else "echo"
+
+    def _handle_http(self):
+        while not self.close_when_flushed:
+            if self.skip_body:
+                taken = min(self.skip_body, len(self.inbuf))
+                del self.inbuf[:taken]
+                self.skip_body -= taken
+                if self.skip_body:
+                    return
+            end = _HEADER_END.search(self.inbuf)
+            if end is None:
+                if len(self.inbuf) > MAX_HEADER_BYTES:
+                    self._respond(431, "request header too large\n", close=True)
+                return
+            head = bytes(self.inbuf[:end.start()])
+            del self.inbuf[:end.end()]
+            self._handle_request(head)
+
+    def _handle_request(self, head):
+        lines = head.split(b"\n")
+        request = _REQUEST_LINE.fullmatch(lines[0].rstrip(b"\r"))
+        if request is None:
+            self._respond(400, "bad request line\n", close=True)
+            return
+        method, target, version = request.groups()
+        headers = {}
+        for line in lines[1:]:
+            name, colon, value = line.rstrip(b"\r").partition(b":")
+            if not colon or not name or name != name.strip():
+                self._respond(400, "bad header line\n", close=True)
+                return
+            headers[name.lower()] = value.strip()
+        tokens = {t.strip() for t in headers.get(b"connection", b"").lower().split(b",")}
+        if version == b"1.1":
+            keep_alive = b"close" not in tokens
+        else:
+            keep_alive = b"keep-alive" in tokens
+        if b"transfer-encoding" in headers:
+            self._respond(501, "chunked request bodies are not supported\n", close=True)
+            return
+        length = headers.get(b"content-length", b"0")
+        if not length.isdigit():
+            self._respond(400, "bad Content-Length\n", close=True)
+            return
+        self.skip_body = int(length)
+        self.requests += 1
+        last = self.server.count_request()
+        close = last or not keep_alive
+        if method not in (b"GET", b"HEAD"):
+            self._respond(405, "only GET and HEAD are served\n", close=close,
+                          extra="Allow: GET, HEAD\r\n")
+            return
+        path = target.decode("ascii", "replace")
+        body = (
+            f"Hello from tlsfast {tlsfast.__version__} "
+            f"({tlsfast.__impl__} implementation)\n"
+            f"{self.tls_info}"
+            f"OpenSSL: {tlsfast.OPENSSL_VERSION}\n"
+            f"request {self.requests} on this connection: {method.decode()} {path}\n"
+        )
+        self._respond(200, body, close=close, head=(method == b"HEAD"))
+
+    def _respond(self, status, body, *, close=False, head=False, extra=""):
+        close = close or self.server.stopping
+        payload = body.encode()
+        self.outbuf += (
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            f"Server: tlsfast/{tlsfast.__version__} ({tlsfast.__impl__})\r\n"
+            f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(payload)}\r\n"
+            f"Connection: {'close' if close else 'keep-alive'}\r\n"
+            f"{extra}\r\n"
+        ).encode("latin-1")
+        if not head:
+            self.outbuf += payload
+        if close:
+            self.close_when_flushed = True
+
+
+class Server:
+    """The event loop: a listening socket and its connections on one selector."""
+
+    def __init__(self, context, listener, *, max_requests=None, duration=None,
+                 verbose=False):
+        self.context = context
+        self.listener = listener
+        self.max_requests = max_requests
+        self.end_time = None if duration is None else time.monotonic() + duration
+        self.verbose = verbose
+        self.selector = selectors.DefaultSelector()
+        # one read buffer for all connections: each read is parsed or copied
+        # into the connection's queues before the next one
+        self.read_view = memoryview(bytearray(READ_BUFFER_SIZE))
+        self.connections = set()
+        self.ready = []                  # connections that returned RUN_AGAIN
+        self.stop_reason = None
+        self.stopping = False
+        self.grace_end = None
+        self.served = 0
+        self.accepted = 0
+        self.errors = 0
+
+    def log(self, message):
+        if self.verbose:
+            print(message, file=sys.stderr, flush=True)
+
+    def request_stop(self, reason):
+        """Ask the loop to stop (safe from a signal handler); a second
+        request while stopping drops the open connections at once."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        elif self.stopping:
+            self.grace_end = 0.0
+
+    def count_request(self):
+        """Count one HTTP request; True when it is the last one to serve."""
+        self.served += 1
+        if self.max_requests is not None and self.served >= self.max_requests:
+            self.request_stop(f"served {self.served} requests")
+            return True
+        return False
+
+    def serve(self):
+        self.listener.setblocking(False)
+        self.selector.register(self.listener, selectors.EVENT_READ, None)
+        try:
+            while True:
+                now = time.monotonic()
+                if self.end_time is not None and now >= self.end_time:
+                    self.request_stop("duration elapsed")
+                if self.stop_reason is not None and not self.stopping:
+                    self._begin_stop()
+                if self.stopping and (not self.connections or now >= self.grace_end):
+                    break
+                timeout = 0 if self.ready else TICK
+                for key, _ in self.selector.select(timeout):
+                    if key.data is None:
+                        self._accept()
+                    elif key.data in self.connections:
+                        self._run(key.data)
+                ready, self.ready = self.ready, []
+                for conn in ready:
+                    if conn in self.connections:
+                        self._run(conn)
+                self._expire(time.monotonic())
+        finally:
+            for conn in list(self.connections):
+                self._close(conn)
+            self._close_listener()
+            self.selector.close()
+        return self.stop_reason
+
+    def _begin_stop(self):
+        self.stopping = True
+        self.grace_end = time.monotonic() + STOP_GRACE
+        self._close_listener()
+        for conn in list(self.connections):
+            if conn.state is State.HANDSHAKE:
+                self._close(conn)
+            else:
+                conn.request_close()
+                self._run(conn)
+
+    def _close_listener(self):
+        if self.listener.fileno() >= 0:
+            self.selector.unregister(self.listener)
+            self.listener.close()
+
+    def _accept(self):
+        for _ in range(ACCEPTS_PER_WAKE):
+            try:
+                raw, peer = self.listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:  # e.g. EMFILE: retry on the next wake-up
+                self.log(f"accept: {exc}")
+                self.errors += 1
+                return
+            try:
+                raw.setblocking(False)
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock = self.context.wrap_socket(
+                    raw, server_side=True, do_handshake_on_connect=False)
+            except OSError as exc:
+                self.log(f"accept: {exc}")
+                self.errors += 1
+                raw.close()
+                continue
+            self.accepted += 1
+            conn = Connection(self, sock, peer)
+            self.connections.add(conn)
+            self.selector.register(sock, selectors.EVENT_READ, conn)
+            conn.registered = selectors.EVENT_READ
+            self._run(conn)
+
+    def _run(self, conn):
+        try:
+            events = conn.step()
+        except OSError as exc:  # ssl.SSLError is an OSError
+            if exc.errno not in (errno.ECONNRESET, errno.EPIPE):
+                self.errors += 1
+            self.log(f"{conn.name}: {conn.state.value}: {exc}")
+            events = DONE
+        if events == DONE:
+            self._close(conn)
+        elif events == RUN_AGAIN:
+            self.ready.append(conn)
+        elif events != conn.registered:
+            self.selector.modify(conn.sock, events, conn)
+            conn.registered = events
+
+    def _expire(self, now):
+        for conn in [c for c in self.connections if c.deadline <= now]:
+            self.log(f"{conn.name}: timed out in state {conn.state.value}")
+            if conn.expire():
+                self._close(conn)
+            else:
+                self._run(conn)
+
+    def _close(self, conn):
+        self.connections.discard(conn)
+        try:
+            self.selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        conn.state = State.CLOSED
+        conn.sock.close()
+
+
+# -- setup ---------------------------------------------------------------
+def make_demo_certs(cert_dir):
+    """Create a throw-away CA and a server certificate for localhost,
+    127.0.0.1 and ::1 with trustme; return (ca, cert, key) absolute paths."""
+    try:
+        import trustme
+    except ImportError:
+        raise SystemExit(
+            "tlsfast serve: creating a demo certificate needs trustme "
+            "(pip install 'tlsfast[demo]'), or pass --cert and --key") from None
+    cert_dir = os.path.abspath(cert_dir)
+    os.makedirs(cert_dir, exist_ok=True)
+    ca = trustme.CA(organization_name="tlsfast demo CA")
+    leaf = ca.issue_cert("localhost", "127.0.0.1", "::1")
+    ca_path = os.path.join(cert_dir, "ca.pem")
+    cert_path = os.path.join(cert_dir, "cert.pem")
+    key_path = os.path.join(cert_dir, "key.pem")
+    ca.cert_pem.write_to_path(ca_path)
+    with open(cert_path, "wb") as f:
+        for pem in leaf.cert_chain_pems:
+            f.write(pem.bytes())
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as f:
+        f.write(leaf.private_key_pem.bytes())
+    os.chmod(key_path, 0o600)
+    return ca_path, cert_path, key_path
+
+
+def _listen(host, port):
+    family, _, _, _, addr = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    return socket.create_server(addr, family=family, backlog=128)
+
+
+def run(args):
+    """``serve`` subcommand: set up, print the banner, run until stopped."""
+    ca_path = None
+    if args.cert:
+        cert_path, key_path = args.cert, args.key
+    else:
+        ca_path, cert_path, key_path = make_demo_certs(args.cert_dir)
+
+    context = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    context.set_alpn_protocols(["http/1.1"])
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog and not sys.flags.ignore_environment:
+        context.keylog_filename = keylog
+
+    listener = _listen(args.host, args.port)
+    host, port = listener.getsockname()[:2]
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"listening on https://{url_host}:{port}/", flush=True)
+    print(f"implementation: {tlsfast.__impl__} (tlsfast {tlsfast.__version__})")
+    print(f"OpenSSL: {tlsfast.OPENSSL_VERSION}")
+    if ca_path:
+        ca = shlex.quote(ca_path)
+        print(f"CA certificate: {ca_path}")
+        print(f"certificate: {cert_path}  key: {key_path}")
+        print("try:")
+        print(f"  curl --cacert {ca} https://localhost:{port}/")
+        print(f"  openssl s_client -connect 127.0.0.1:{port} -CAfile {ca}   (echo)")
+    else:
+        print(f"certificate: {cert_path}  key: {key_path or cert_path}")
+    print("stop with Ctrl-C", flush=True)
+
+    server = Server(context, listener, max_requests=args.max_requests,
+                    duration=args.duration, verbose=args.verbose)
+
+    def on_signal(signum, frame):
+        server.request_stop(f"signal {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        reason = server.serve()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"stopped ({reason}): {server.served} requests on {server.accepted} "
+          f"connections, {server.errors} errors", flush=True)
+    return 0
