@@ -107,9 +107,9 @@ cdef inline int _ssl_call(SSL *ssl, int op, char *buf, size_t n, size_t *done,
     return SSL_get_error(ssl, ret)
 
 
-@cython.final
 cdef class _SSLConnection:
-    """The ``SSL*`` behind one ``SSLSocket`` (the stdlib's ``_ssl._SSLSocket``)."""
+    """The ``SSL*`` behind one ``SSLSocket`` (the stdlib's ``_ssl._SSLSocket``),
+    and the base of ``SSLObject`` (memory-BIO mode, ``fd == -1``)."""
     cdef SSL *ssl
     cdef int fd
     cdef SSLContext ctx
@@ -122,6 +122,7 @@ cdef class _SSLConnection:
     cdef bint busy                # an SSL_* call is in progress
     cdef unsigned long busy_thread
     cdef int shutdown_zeros
+    cdef object _incoming, _outgoing   # BIO mode: keep the Python BIO objects alive
 
     def __cinit__(self):
         self.ssl = NULL
@@ -136,23 +137,49 @@ cdef class _SSLConnection:
     cdef _SSLConnection create(SSLContext ctx, object sock, bint server_side,
                                object server_hostname, object session,
                                bint suppress_ragged_eofs):
+        """Socket mode: the SSL* reads and writes ``sock``'s descriptor."""
         cdef _SSLConnection self = _SSLConnection.__new__(_SSLConnection)
+        self._owner = weakref.ref(sock)
+        self.fd = sock.fileno()
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        self._init_ssl(ctx, server_side, server_hostname)
+        ERR_clear_error()
+        if SSL_set_fd(self.ssl, self.fd) != 1:
+            raise _ssl_error_from_queue()
+        if session is not None:
+            self.session = session
+        self.set_timeout(sock.gettimeout())
+        return self
+
+    cdef int _attach_bios(self, object incoming, object outgoing, object session) except -1:
+        """BIO mode: the SSL* reads ``incoming`` and writes ``outgoing``."""
+        cdef BIO *rbio = _bio_for(incoming)
+        cdef BIO *wbio
+        try:
+            wbio = _bio_for(outgoing)
+        except BaseException:
+            BIO_free(rbio)
+            raise
+        self._incoming = incoming
+        self._outgoing = outgoing
+        SSL_set_bio(self.ssl, rbio, wbio)     # takes both references
+        self.timeout = 0.0
+        if session is not None:
+            self.session = session
+        return 0
+
+    cdef int _init_ssl(self, SSLContext ctx, bint server_side, object server_hostname) except -1:
         cdef SSL_CTX *c = ctx._checked()
         cdef X509_VERIFY_PARAM *param
         cdef bytes packed_ip, host
         self.ctx = ctx
         self.server_side = server_side
         self.server_hostname = server_hostname
-        self.suppress_ragged_eofs = suppress_ragged_eofs
-        self._owner = weakref.ref(sock)
-        self.fd = sock.fileno()
         ERR_clear_error()
         self.ssl = SSL_new(c)
         if self.ssl == NULL:
             raise _ssl_error_from_queue()
         SSL_set_app_data(self.ssl, <void *>self)   # borrowed: the engine outlives its SSL*
-        if SSL_set_fd(self.ssl, self.fd) != 1:
-            raise _ssl_error_from_queue()
         if server_hostname is not None:
             if not server_hostname or server_hostname.startswith("."):
                 raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
@@ -178,13 +205,11 @@ cdef class _SSLConnection:
             if ctx._post_handshake_auth:
                 SSL_set_post_handshake_auth(self.ssl, 1)
             SSL_set_connect_state(self.ssl)
-        if session is not None:
-            self.session = session
-        self.set_timeout(sock.gettimeout())
-        return self
+        return 0
 
     cdef owner(self):
-        return self._owner() if self._owner is not None else None
+        """The user-facing object: the SSLSocket, or the SSLObject itself."""
+        return self._owner() if self._owner is not None else self
 
     cdef int set_timeout(self, object timeout) except -1:
         """Follow the socket's timeout (None, 0.0 or seconds); the descriptor
@@ -251,7 +276,9 @@ cdef class _SSLConnection:
         cdef size_t done = 0
         cdef size_t total = 0
         cdef double deadline = -1.0
-        cdef bint release = op == OP_HANDSHAKE or op == OP_SHUTDOWN or n >= GIL_RELEASE_BYTES
+        # BIO mode keeps the GIL: its BIOs may call back into Python
+        cdef bint release = self.fd >= 0 and (
+            op == OP_HANDSHAKE or op == OP_SHUTDOWN or n >= GIL_RELEASE_BYTES)
         cdef SSL *ssl = self.ssl
         if ssl == NULL:
             raise ValueError("the TLS connection is closed")
@@ -397,10 +424,153 @@ cdef class _SSLConnection:
         """Send close_notify and wait for the peer's (``SSL_shutdown``);
         returns the owner socket as the stdlib does."""
         self._io(OP_SHUTDOWN, NULL, 0, True)
-        return self.owner()
+        return self.owner() if self.fd >= 0 else None
 
     def try_shutdown(self):
         return self._io(OP_SHUTDOWN, NULL, 0, False)
+
+    def try_recv_into(self, buffer, Py_ssize_t nbytes=0):
+        """Fast path: decrypt into ``buffer``; returns bytes (> 0), 0 at EOF,
+        or ``WANT_READ`` / ``WANT_WRITE``."""
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recv_into")
+        return self.read_into(buffer, nbytes, OP_READ, False)
+
+    def try_send(self, data):
+        """Fast path: encrypt ``data``; returns bytes taken or a WANT code."""
+        return self.write_from(data, False)
+
+    def try_unwrap(self):
+        """Fast path: TLS shutdown; 0 when finished, else a WANT code."""
+        return self._io(OP_SHUTDOWN, NULL, 0, False)
+
+    # ------------------------------------------------------------------
+    # beyond the stdlib (pyOpenSSL's Connection has these)
+
+    cdef int _require_handshake(self) except -1:
+        if self.ssl == NULL or not SSL_is_init_finished(self.ssl):
+            raise ValueError("handshake not done yet")
+        return 0
+
+    def peek(self, Py_ssize_t len=1024):
+        """Return up to ``len`` decrypted bytes without consuming them
+        (``SSL_peek_ex``); b'' at EOF.  Raises like ``read``."""
+        return self.read_bytes(len, OP_PEEK)
+
+    def export_keying_material(self, label, Py_ssize_t length, context=None):
+        """Keying material exported from the session (RFC 5705 / RFC 8446
+        section 7.5, ``SSL_export_keying_material``): ``length`` bytes for
+        ``label`` (``str`` or ``bytes``) and an optional ``context``
+        (bytes-like; None means no context, which differs from empty).
+        Raises ``ValueError`` before the handshake or for ``length`` < 1,
+        ``ssl.SSLError`` if OpenSSL refuses (e.g. a reserved label)."""
+        cdef bytes blabel = label.encode("ascii") if isinstance(label, str) else bytes(label)
+        cdef bytes bctx = None if context is None else bytes(memoryview(context))
+        self._require_handshake()
+        if length < 1:
+            raise ValueError("length must be positive")
+        out = PyBytes_FromStringAndSize(NULL, length)
+        ERR_clear_error()
+        if SSL_export_keying_material(
+                self.ssl, <unsigned char *>PyBytes_AS_STRING(out), length,
+                blabel, len(blabel),
+                NULL if bctx is None else <const unsigned char *>(<char *>bctx),
+                0 if bctx is None else len(bctx), bctx is not None) != 1:
+            raise _ssl_error_from_queue()
+        return out
+
+    def get_finished(self):
+        """The latest Finished message this side sent (``bytes``), or None
+        before one was sent (``SSL_get_finished``)."""
+        cdef char buf[128]
+        cdef size_t n = SSL_get_finished(self.ssl, buf, sizeof(buf))
+        return buf[:n] if n else None
+
+    def get_peer_finished(self):
+        """The latest Finished message received from the peer, or None
+        (``SSL_get_peer_finished``)."""
+        cdef char buf[128]
+        cdef size_t n = SSL_get_peer_finished(self.ssl, buf, sizeof(buf))
+        return buf[:n] if n else None
+
+    def client_random(self):
+        """The ClientHello random (32 ``bytes``), or None before a session
+        exists (``SSL_get_client_random``)."""
+        cdef unsigned char buf[32]
+        if SSL_get_session(self.ssl) == NULL:
+            return None
+        n = SSL_get_client_random(self.ssl, buf, 32)
+        return (<char *>buf)[:n]
+
+    def server_random(self):
+        """The ServerHello random (32 ``bytes``), or None before a session
+        exists (``SSL_get_server_random``)."""
+        cdef unsigned char buf[32]
+        if SSL_get_session(self.ssl) == NULL:
+            return None
+        n = SSL_get_server_random(self.ssl, buf, 32)
+        return (<char *>buf)[:n]
+
+    def key_update(self, request_peer=False):
+        """TLS 1.3: switch to new traffic keys (``SSL_key_update``); with
+        ``request_peer=True`` also ask the peer to update its keys.  The
+        KeyUpdate message is sent now when the transport can take it, else
+        with the next write.  Raises ``ValueError`` before the handshake,
+        ``ssl.SSLError`` on TLS 1.2 or if OpenSSL refuses."""
+        self._require_handshake()
+        ERR_clear_error()
+        if SSL_key_update(self.ssl, SSL_KEY_UPDATE_REQUESTED if request_peer
+                          else SSL_KEY_UPDATE_NOT_REQUESTED) != 1:
+            raise _ssl_error_from_queue()
+        self._io(OP_HANDSHAKE, NULL, 0, False)
+
+    def renegotiate(self):
+        """TLS <= 1.2: start a renegotiation (``SSL_renegotiate``); it completes
+        while data is read and written afterwards.  tlsfast servers refuse
+        renegotiation unless ``OP_NO_RENEGOTIATION`` is cleared.  Raises
+        ``ValueError`` before the handshake, ``ssl.SSLError`` on TLS 1.3."""
+        self._require_handshake()
+        ERR_clear_error()
+        if SSL_renegotiate(self.ssl) != 1:
+            raise _ssl_error_from_queue()
+        self._io(OP_HANDSHAKE, NULL, 0, False)
+
+    def renegotiate_pending(self):
+        """True while a renegotiation started here has not finished."""
+        return bool(SSL_in_init(self.ssl))
+
+    cdef list _chain(self, stack_st_X509 *sk, bint binary_form):
+        cdef int i
+        if sk == NULL:
+            return None
+        return [_certificate_to_der(sk_X509_value(sk, i)) if binary_form
+                else _decode_certificate(sk_X509_value(sk, i))
+                for i in range(sk_X509_num(sk))]
+
+    def get_peer_cert_chain(self, binary_form=False):
+        """The certificates the peer sent, leaf first (on the server side
+        OpenSSL leaves the leaf out), as stdlib dicts or DER ``bytes``; None
+        when none were sent (``SSL_get_peer_cert_chain``)."""
+        return self._chain(SSL_get_peer_cert_chain(self.ssl), binary_form)
+
+    def get_verified_chain(self, binary_form=False):
+        """The chain OpenSSL built and verified, leaf to trust anchor, as stdlib
+        dicts or DER ``bytes``; None when the peer was not verified
+        (``SSL_get0_verified_chain``)."""
+        return self._chain(SSL_get0_verified_chain(self.ssl), binary_form)
+
+    def want_read(self):
+        """True when the last fast-path call stopped for want of incoming data."""
+        return self.wanted == _WANT_READ
+
+    def want_write(self):
+        """True when the last fast-path call stopped because the transport was full."""
+        return self.wanted == _WANT_WRITE
+
+    def cipher_bits(self):
+        """Secret bits of the cipher in use (``SSL_CIPHER_get_bits``), or None."""
+        cdef const SSL_CIPHER *c = SSL_get_current_cipher(self.ssl)
+        return None if c == NULL else SSL_CIPHER_get_bits(c, NULL)
 
     @property
     def wanted_events(self):

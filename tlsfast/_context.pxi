@@ -147,6 +147,7 @@ cdef class SSLContext:
     cdef object __weakref__
 
     cdef public object sslsocket_class
+    cdef public object sslobject_class
 
     def __cinit__(self, *args, **kwargs):
         self.ctx = NULL
@@ -179,6 +180,7 @@ cdef class SSLContext:
             raise _ssl_error_from_queue(None, "failed to allocate SSL context")
         self.protocol = protocol
         self.sslsocket_class = SSLSocket
+        self.sslobject_class = SSLObject
         self._hostflags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
         if protocol == _PROTOCOL_TLS_CLIENT:
             self._check_hostname = True
@@ -187,6 +189,9 @@ cdef class SSLContext:
             self._check_hostname = False
             SSL_CTX_set_verify(self.ctx, SSL_VERIFY_NONE, NULL)
         SSL_CTX_set_options(self.ctx, TLSFAST_DEFAULT_OPTIONS)
+        if protocol == _PROTOCOL_TLS_SERVER:
+            # servers refuse client-initiated renegotiation (a DoS lever)
+            SSL_CTX_set_options(self.ctx, SSL_OP_NO_RENEGOTIATION)
         if SSL_CTX_set_cipher_list(self.ctx, TLSFAST_DEFAULT_CIPHERS) != 1:
             raise _ssl_error_from_queue(None, "No cipher can be selected.")
         if pinned:
@@ -758,6 +763,18 @@ cdef class SSLContext:
             do_handshake_on_connect=do_handshake_on_connect,
             suppress_ragged_eofs=suppress_ragged_eofs,
             server_hostname=server_hostname, context=self, session=session)
+
+    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
+                 session=None):
+        """Return an ``SSLObject`` (``self.sslobject_class``) reading ciphertext
+        from ``incoming`` and writing it to ``outgoing``: tlsfast ``MemoryBIO``
+        objects (zero-copy path) or any object with ``MemoryBIO``'s methods,
+        such as the stdlib's ``ssl.MemoryBIO``.  Mirrors
+        ``ssl.SSLContext.wrap_bio``; raises ``ValueError`` like ``wrap_socket``
+        and ``TypeError`` when a BIO lacks ``read``/``write``/``write_eof``."""
+        return self.sslobject_class._create(
+            incoming, outgoing, server_side=server_side,
+            server_hostname=server_hostname, session=session, context=self)
 
     def _encode_hostname(self, hostname):
         if hostname is None:

@@ -58,6 +58,26 @@ cdef extern from "openssl/bio.h" nogil:
     int BIO_eof(BIO *b)
     int BIO_puts(BIO *b, const char *buf)
     long BIO_set_close(BIO *b, long flag)
+    # custom BIO methods (the adapter for foreign MemoryBIO objects)
+    int BIO_get_new_index()
+    BIO_METHOD *BIO_meth_new(int type, const char *name)
+    void BIO_meth_free(BIO_METHOD *biom)
+    int BIO_meth_set_write_ex(BIO_METHOD *biom, int (*bwrite)(BIO *, const char *, size_t, size_t *))
+    int BIO_meth_set_read_ex(BIO_METHOD *biom, int (*bread)(BIO *, char *, size_t, size_t *))
+    int BIO_meth_set_ctrl(BIO_METHOD *biom, long (*ctrl)(BIO *, int, long, void *))
+    int BIO_meth_set_create(BIO_METHOD *biom, int (*create)(BIO *))
+    int BIO_meth_set_destroy(BIO_METHOD *biom, int (*destroy)(BIO *))
+    void BIO_set_data(BIO *a, void *ptr)
+    void *BIO_get_data(BIO *a)
+    void BIO_set_init(BIO *a, int init)
+    void BIO_set_retry_read(BIO *b)
+    void BIO_clear_retry_flags(BIO *b)
+    enum:
+        BIO_TYPE_SOURCE_SINK
+        BIO_CTRL_FLUSH
+        BIO_CTRL_PENDING
+        BIO_CTRL_WPENDING
+        BIO_CTRL_EOF
     int BIO_reset(BIO *b)
 
 cdef extern from "openssl/evp.h" nogil:

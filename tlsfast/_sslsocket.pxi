@@ -9,6 +9,7 @@ from tlsfast._common import EVENTS_FOR_CODE as _EVENTS_FOR_CODE
 
 cdef object _socket_socket = socket.socket
 cdef object _SSL_ERROR_EOF = _ssl.SSL_ERROR_EOF
+cdef int _MSG_PEEK = socket.MSG_PEEK
 
 
 class SSLSocket(socket.socket):
@@ -242,9 +243,11 @@ class SSLSocket(socket.socket):
         sslobj = self._sslobj
         if sslobj is None:
             return _socket_socket.recv(self, buflen, flags)
-        if flags != 0:
-            raise ValueError(f"non-zero flags not allowed in calls to recv() on {self.__class__}")
-        return (<_SSLConnection>sslobj).read_bytes(buflen, OP_READ)
+        if flags == 0:
+            return (<_SSLConnection>sslobj).read_bytes(buflen, OP_READ)
+        if flags == _MSG_PEEK:
+            return (<_SSLConnection>sslobj).read_bytes(buflen, OP_PEEK)
+        raise ValueError(f"non-zero flags not allowed in calls to recv() on {self.__class__}")
 
     def recv_into(self, buffer, nbytes=None, flags=0):
         """Decrypt up to ``nbytes`` (default / 0: ``len(buffer)``) straight into
@@ -257,13 +260,13 @@ class SSLSocket(socket.socket):
             if nbytes is None:
                 nbytes = 0
             return _socket_socket.recv_into(self, buffer, nbytes, flags)
-        if flags != 0:
+        if flags != 0 and flags != _MSG_PEEK:
             raise ValueError(f"non-zero flags not allowed in calls to recv_into() on {self.__class__}")
         if nbytes is None:
             nbytes = 0
         elif nbytes < 0:
             raise ValueError("negative buffersize in recv_into")
-        return (<_SSLConnection>sslobj).read_into(buffer, nbytes, OP_READ, True)
+        return (<_SSLConnection>sslobj).read_into(buffer, nbytes, OP_PEEK if flags else OP_READ, True)
 
     def try_recv_into(self, buffer, nbytes=0):
         """Fast path of ``recv_into``: decrypted bytes written (> 0), 0 at a
@@ -467,6 +470,71 @@ class SSLSocket(socket.socket):
         if self._sslobj is None:
             raise ValueError("No SSL wrapper around " + str(self))
         return self._sslobj.verify_client_post_handshake()
+
+    # -- beyond the stdlib: delegated to the engine (see _connection.pxi) ----
+
+    def _engine(self):
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
+        return sslobj
+
+    def peek(self, len=1024):
+        """Up to ``len`` decrypted bytes, left in place (``SSL_peek_ex``);
+        same as ``recv(len, socket.MSG_PEEK)``."""
+        return self._engine().peek(len)
+
+    def export_keying_material(self, label, length, context=None):
+        """RFC 5705 / RFC 8446 7.5 exporter (``SSL_export_keying_material``):
+        ``length`` bytes for ``label`` and optional ``context``."""
+        return self._engine().export_keying_material(label, length, context)
+
+    def get_finished(self):
+        """Latest Finished message sent (``bytes``) or None (``SSL_get_finished``)."""
+        return self._engine().get_finished()
+
+    def get_peer_finished(self):
+        """Latest Finished message received or None (``SSL_get_peer_finished``)."""
+        return self._engine().get_peer_finished()
+
+    def client_random(self):
+        """ClientHello random (32 bytes) or None (``SSL_get_client_random``)."""
+        return self._engine().client_random()
+
+    def server_random(self):
+        """ServerHello random (32 bytes) or None (``SSL_get_server_random``)."""
+        return self._engine().server_random()
+
+    def key_update(self, request_peer=False):
+        """TLS 1.3 key update (``SSL_key_update``); see ``SSLObject.key_update``."""
+        return self._engine().key_update(request_peer)
+
+    def renegotiate(self):
+        """TLS <= 1.2 renegotiation (``SSL_renegotiate``)."""
+        return self._engine().renegotiate()
+
+    def renegotiate_pending(self):
+        return self._engine().renegotiate_pending()
+
+    def get_peer_cert_chain(self, binary_form=False):
+        """Certificates the peer sent (``SSL_get_peer_cert_chain``)."""
+        return self._engine().get_peer_cert_chain(binary_form)
+
+    def get_verified_chain(self, binary_form=False):
+        """The verified chain, leaf to anchor (``SSL_get0_verified_chain``)."""
+        return self._engine().get_verified_chain(binary_form)
+
+    def want_read(self):
+        """True when the last fast-path call waits for incoming data."""
+        return self._engine().want_read()
+
+    def want_write(self):
+        """True when the last fast-path call waits for the socket to drain."""
+        return self._engine().want_write()
+
+    def cipher_bits(self):
+        """Secret bits of the current cipher, or None."""
+        return self._engine().cipher_bits()
 
 
 import errno as _errno_module

@@ -61,7 +61,9 @@ include "_errors.pxi"
 include "_certs.pxi"
 include "_session.pxi"
 include "_context.pxi"
+include "_membio.pxi"
 include "_connection.pxi"
+include "_sslobject.pxi"
 include "_sslsocket.pxi"
 
 

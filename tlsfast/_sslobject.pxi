@@ -1,0 +1,48 @@
+# SSLObject: memory-BIO mode (``ssl.SSLObject``).  The engine itself, with
+# its SSL* reading the incoming BIO and writing the outgoing one; no socket,
+# no waiting -- every would-block is reported at once.
+
+cdef class SSLObject(_SSLConnection):
+    """A TLS connection over two memory BIOs: ``ssl.SSLObject``, made by
+    ``SSLContext.wrap_bio(incoming, outgoing)``.
+
+    Feed received ciphertext with ``incoming.write()``; send what
+    ``outgoing.read()`` (or ``read_into``) returns.  Methods raise
+    ``SSLWantReadError`` when ``incoming`` lacks data, like the stdlib; the
+    ``try_*`` methods return ``WANT_READ`` instead.  ``read(len, buffer)``
+    decrypts straight into ``buffer``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError(
+            f"{type(self).__name__} does not have a public constructor. "
+            "Instances are returned by SSLContext.wrap_bio().")
+
+    @classmethod
+    def _create(cls, incoming, outgoing, server_side=False, server_hostname=None,
+                session=None, context=None):
+        cdef SSLObject self = cls.__new__(cls)
+        if server_side and server_hostname:
+            raise ValueError("server_hostname can only be specified in client mode")
+        if server_side and session is not None:
+            raise ValueError("session can only be specified in client mode")
+        if (<SSLContext>context)._check_hostname and not server_hostname:
+            raise ValueError("check_hostname requires server_hostname")
+        self._init_ssl(context, server_side, context._encode_hostname(server_hostname))
+        self._attach_bios(incoming, outgoing, session)
+        return self
+
+    def unwrap(self):
+        """Send close_notify and wait for the peer's (``SSL_shutdown``).
+        Raises ``SSLWantReadError`` until the peer's arrives."""
+        self._io(OP_SHUTDOWN, NULL, 0, True)
+
+    def compression(self):
+        """Always None (no TLS compression in OpenSSL 3)."""
+        return None
+
+    def selected_npn_protocol(self):
+        return None
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
