@@ -28,20 +28,16 @@ Wrapper-specific behaviour goes through three small hooks: ``_handshake_obj``
 ``SSLSocket.unwrap``).
 """
 
-import os as _os
 import ssl as _ssl
 import sys as _sys
 
 from ._common import (
-    CERT_NONE,
-    CERT_REQUIRED,
     EVENTS_FOR_CODE,
-    PROTOCOL_TLS_CLIENT,
-    PROTOCOL_TLS_SERVER,
     WANT_READ,
     WANT_WRITE,
     Purpose,
 )
+from ._helpers import create_default_context as _create_default_context
 
 SSLWantReadError = _ssl.SSLWantReadError
 SSLWantWriteError = _ssl.SSLWantWriteError
@@ -52,12 +48,62 @@ _EVENT_READ = EVENTS_FOR_CODE[WANT_READ]
 _EVENT_WRITE = EVENTS_FOR_CODE[WANT_WRITE]
 
 SSLSession = _ssl.SSLSession
-MemoryBIO = _ssl.MemoryBIO
-OPENSSL_VERSION = _ssl.OPENSSL_VERSION
-OPENSSL_VERSION_INFO = _ssl.OPENSSL_VERSION_INFO
-OPENSSL_VERSION_NUMBER = _ssl.OPENSSL_VERSION_NUMBER
-RAND_bytes = _ssl.RAND_bytes
-RAND_status = _ssl.RAND_status
+
+
+class MemoryBIO:
+    """``ssl.MemoryBIO`` plus ``read_into`` (the stdlib's type cannot be
+    subclassed, so this holds one; ``SSLContext.wrap_bio`` unwraps it)."""
+
+    __slots__ = ("_bio",)
+
+    def __init__(self):
+        self._bio = _ssl.MemoryBIO()
+
+    @property
+    def pending(self):
+        """int: bytes waiting to be read."""
+        return self._bio.pending
+
+    @property
+    def eof(self):
+        """bool: ``write_eof()`` was called and every byte has been read."""
+        return self._bio.eof
+
+    def read(self, size=-1):
+        """Up to ``size`` pending bytes (all when < 0) as ``bytes``."""
+        return self._bio.read(size)
+
+    def write(self, data):
+        """Append bytes-like ``data``; returns the count.  ``ssl.SSLError``
+        after ``write_eof()``."""
+        return self._bio.write(data)
+
+    def write_eof(self):
+        """Mark end of stream."""
+        self._bio.write_eof()
+
+    def read_into(self, buffer, nbytes=0):
+        """Move up to ``nbytes`` (<= 0: ``len(buffer)``) pending bytes into the
+        writable bytes-like ``buffer``; returns the count (0 when empty).
+        Raises ``TypeError`` for a read-only buffer, ``ValueError`` if
+        ``nbytes`` > ``len(buffer)``.  (The stdlib's BIO can only return a new
+        ``bytes``, so this copies twice; the compiled one copies once.)"""
+        with memoryview(buffer) as view:
+            if view.readonly:
+                raise TypeError(
+                    f"read-write bytes-like object is required, not {type(buffer).__name__!r}")
+            with view.cast("B") as target:
+                if nbytes <= 0:
+                    nbytes = len(target)
+                elif nbytes > len(target):
+                    raise ValueError("nbytes is greater than the length of the buffer")
+                data = self._bio.read(nbytes)
+                target[:len(data)] = data
+                return len(data)
+
+
+def _stdlib_bio(bio):
+    return bio._bio if isinstance(bio, MemoryBIO) else bio
 
 
 class _FastPathMixin:
@@ -249,7 +295,50 @@ class _FastPathMixin:
         return 0
 
 
-class SSLSocket(_FastPathMixin, _ssl.SSLSocket):
+def _not_in_stdlib(what):
+    def method(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"{what} is not available in tlsfast's pure-Python implementation: "
+            "the stdlib ssl module (Python "
+            f"{_sys.version_info[0]}.{_sys.version_info[1]}) does not expose it; "
+            "use the compiled implementation (TLSFAST_IMPL=c)")
+    method.__name__ = what.split("(")[0]
+    method.__doc__ = f"Raises ``NotImplementedError``: the stdlib has no {what}."
+    return method
+
+
+class _BeyondStdlibMixin:
+    """The compiled implementation's additions from pyOpenSSL's
+    ``Connection``: what the stdlib can answer is answered, the rest raises
+    ``NotImplementedError`` naming what the stdlib lacks."""
+
+    export_keying_material = _not_in_stdlib("export_keying_material() (SSL_export_keying_material)")
+    get_finished = _not_in_stdlib("get_finished() (SSL_get_finished)")
+    get_peer_finished = _not_in_stdlib("get_peer_finished() (SSL_get_peer_finished)")
+    client_random = _not_in_stdlib("client_random() (SSL_get_client_random)")
+    server_random = _not_in_stdlib("server_random() (SSL_get_server_random)")
+    key_update = _not_in_stdlib("key_update() (SSL_key_update)")
+    renegotiate = _not_in_stdlib("renegotiate() (SSL_renegotiate)")
+    renegotiate_pending = _not_in_stdlib("renegotiate_pending() (SSL_in_init)")
+    peek = _not_in_stdlib("peek() (SSL_peek_ex)")
+    get_peer_cert_chain = _not_in_stdlib("get_peer_cert_chain() (SSL_get_peer_cert_chain)")
+    get_verified_chain = _not_in_stdlib("get_verified_chain() (SSL_get0_verified_chain)")
+
+    def want_read(self):
+        """True when the last fast-path call waits for incoming data."""
+        return self._wanted_events == _EVENT_READ
+
+    def want_write(self):
+        """True when the last fast-path call waits for the transport to drain."""
+        return self._wanted_events == _EVENT_WRITE
+
+    def cipher_bits(self):
+        """Secret bits of the cipher in use, or None (from ``cipher()``)."""
+        cipher = self.cipher()
+        return None if cipher is None else cipher[2]
+
+
+class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _ssl.SSLSocket):
     """``ssl.SSLSocket`` plus the non-raising fast path (see the mixin).
 
     Created by ``SSLContext.wrap_socket()`` (no public constructor).
@@ -275,8 +364,18 @@ class SSLSocket(_FastPathMixin, _ssl.SSLSocket):
         # SSLSocket.unwrap(): the socket object stays, its TLS layer goes
         self._sslobj = None
 
+    def recv_into(self, buffer, nbytes=None, flags=0):
+        """``ssl.SSLSocket.recv_into``, except that ``nbytes`` larger than the
+        buffer raises ``ValueError`` (as ``socket.recv_into`` does) where the
+        stdlib silently reads less; same in both implementations."""
+        if self._sslobj is not None and nbytes:
+            with memoryview(buffer) as view:
+                if nbytes > view.nbytes:
+                    raise ValueError("nbytes is greater than the length of the buffer")
+        return super().recv_into(buffer, nbytes, flags)
 
-class SSLObject(_FastPathMixin, _ssl.SSLObject):
+
+class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _ssl.SSLObject):
     """``ssl.SSLObject`` (memory BIOs) plus the non-raising fast path.
 
     Created by ``SSLContext.wrap_bio()`` (no public constructor).  The codes
@@ -292,6 +391,12 @@ class SSLContext(_ssl.SSLContext):
 
     sslsocket_class = SSLSocket
     sslobject_class = SSLObject
+
+    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
+                 session=None):
+        """``ssl.SSLContext.wrap_bio``, also taking tlsfast ``MemoryBIO`` objects."""
+        return super().wrap_bio(_stdlib_bio(incoming), _stdlib_bio(outgoing),
+                                server_side, server_hostname, session)
 
 
 def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None,
@@ -311,25 +416,7 @@ def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None,
     object, ``ValueError`` for another purpose, and ``ssl.SSLError`` /
     ``OSError`` when the given CA certificates cannot be loaded.
     """
-    if not isinstance(purpose, _ssl._ASN1Object):
-        raise TypeError(purpose)
-    if purpose == Purpose.SERVER_AUTH:
-        context = SSLContext(PROTOCOL_TLS_CLIENT)
-        context.verify_mode = CERT_REQUIRED
-        context.check_hostname = True
-    elif purpose == Purpose.CLIENT_AUTH:
-        context = SSLContext(PROTOCOL_TLS_SERVER)
-    else:
-        raise ValueError(purpose)
-    if cafile or capath or cadata:
-        context.load_verify_locations(cafile, capath, cadata)
-    elif context.verify_mode != CERT_NONE:
-        # may fail silently, like the stdlib
-        context.load_default_certs(purpose)
-    keylogfile = _os.environ.get("SSLKEYLOGFILE")
-    if keylogfile and not _sys.flags.ignore_environment:
-        context.keylog_filename = keylogfile
-    return context
+    return _create_default_context(SSLContext, purpose, cafile, capath, cadata)
 
 
 __all__ = [
