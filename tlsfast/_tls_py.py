@@ -102,6 +102,13 @@ class MemoryBIO:
                 return len(data)
 
 
+OPENSSL_VERSION = _ssl.OPENSSL_VERSION
+OPENSSL_VERSION_INFO = _ssl.OPENSSL_VERSION_INFO
+OPENSSL_VERSION_NUMBER = _ssl.OPENSSL_VERSION_NUMBER
+RAND_bytes = _ssl.RAND_bytes
+RAND_status = _ssl.RAND_status
+
+
 def _stdlib_bio(bio):
     return bio._bio if isinstance(bio, MemoryBIO) else bio
 
