@@ -1,0 +1,293 @@
+"""Closing: close_notify / unwrap, ragged EOFs, truncated records, resets.
+
+The expectations are the stdlib's (Python 3.11 + OpenSSL 3), measured:
+
+* ragged EOF (TCP FIN without close_notify) after the handshake:
+  ``suppress_ragged_eofs=True`` -> ``b''``; ``False`` -> ``SSLEOFError``
+  (args[0] == SSL_ERROR_EOF, library "SSL", reason
+  "UNEXPECTED_EOF_WHILE_READING");
+* EOF in the middle of a record: exactly the same as a ragged EOF (OpenSSL 3
+  reports both as UNEXPECTED_EOF_WHILE_READING), so it is also suppressed
+  by ``suppress_ragged_eofs=True``;
+* TCP RST after the handshake: *not* ConnectionResetError.  recv behaves like a
+  ragged EOF (b'' / SSLEOFError with library None), and send raises
+  SSLEOFError whatever ``suppress_ragged_eofs`` says;
+* TCP RST during the handshake: ConnectionResetError (errno ECONNRESET);
+  a FIN during the handshake: SSLEOFError;
+* reading after *we* sent close_notify and then received the peer's:
+  ``SSLZeroReturnError`` (args[0] == SSL_ERROR_ZERO_RETURN), while reading
+  after only the peer's close_notify returns b''.
+"""
+
+import errno
+import selectors
+import socket
+import ssl
+
+import pytest
+
+from helpers import (VERSIONS, BioPeer, NonBlocking, recv_exactly, role_modules, ROLES,
+                     set_linger_reset, wait_for)
+
+pytestmark = pytest.mark.timeout(30)
+
+READ_APIS = ("recv", "recv_into", "read", "try_recv_into")
+
+
+def _read(impl, sock, api):
+    """One read through ``api``, as bytes (b'' at EOF)."""
+    if api == "recv":
+        return sock.recv(100)
+    if api == "read":
+        return sock.read(100)
+    buf = bytearray(100)
+    if api == "recv_into":
+        return bytes(buf[:sock.recv_into(buf)])
+    n = NonBlocking(impl, "fast").complete(sock, "recv_into", buf)
+    return bytes(buf[:n])
+
+
+def _close_without_notify(sslsock, reset=False):
+    """Close the TCP connection under a stdlib SSLSocket without sending a
+    close_notify: FIN, or RST when ``reset``."""
+    raw = socket.socket(fileno=sslsock.detach())
+    if reset:
+        set_linger_reset(raw)
+    raw.close()
+
+
+# --------------------------------------------------------------------------
+# close_notify
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("role", ROLES)
+def test_unwrap_both_sides_then_cleartext(impl, net, client_ctx, server_ctx, role, version):
+    cmod, smod = role_modules(impl, role)
+    client, server = net.tls_pair(client_ctx(cmod, version), server_ctx(smod, version))
+    client.sendall(b"encrypted")
+    assert recv_exactly(server, 9) == b"encrypted"
+
+    server_unwrap = net.peer(server.unwrap)
+    plain_client = net.track(client.unwrap())
+    plain_server = net.track(server_unwrap.result())
+    # (the stdlib returns the SSLSocket object itself, now without TLS)
+    for plain, tls in ((plain_client, client), (plain_server, server)):
+        assert isinstance(plain, socket.socket)
+        assert plain.fileno() == tls.fileno() != -1
+    assert client.version() is None and server.version() is None
+
+    plain_client.sendall(b"cleartext from client")
+    assert recv_exactly(plain_server, 21) == b"cleartext from client"
+    plain_server.sendall(b"cleartext from server")
+    assert recv_exactly(plain_client, 21) == b"cleartext from server"
+
+
+@pytest.mark.parametrize("api", READ_APIS)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_read_after_peer_close_notify(impl, net, client_ctx, server_ctx, version, api):
+    client, server = net.tls_pair(client_ctx(impl, version), server_ctx(ssl, version))
+    server.sendall(b"last words")
+    peer = net.peer(server.unwrap)  # close_notify, then waits for ours
+
+    assert recv_exactly(client, 10) == b"last words"
+    if api == "try_recv_into":
+        client.setblocking(False)
+    assert _read(impl, client, api) == b""
+    assert _read(impl, client, api) == b""  # and it stays at EOF
+    assert client.pending() == 0
+    if api == "try_recv_into":
+        assert client.try_recv_into(bytearray(10)) == 0
+        assert client.wanted_events == 0
+        assert NonBlocking(impl, "fast").complete(client, "unwrap") == 0
+        plain = None
+    else:
+        plain = net.track(client.unwrap())  # answers the close_notify
+    peer_plain = net.track(peer.result())
+    if plain is not None:
+        plain.sendall(b"clear")
+        assert recv_exactly(peer_plain, 5) == b"clear"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_read_after_both_close_notifies_is_zero_return(impl, net, client_ctx, server_ctx,
+                                                       version):
+    """We start the shutdown (non-blocking, so unwrap wants to read), the
+    peer answers; now the stdlib-compatible reads raise SSLZeroReturnError
+    while the fast path reports a clean EOF (0)."""
+    client, server = net.tls_pair(client_ctx(impl, version), server_ctx(ssl, version))
+    client.setblocking(False)
+    with pytest.raises(ssl.SSLWantReadError):
+        client.unwrap()  # our close_notify is out; theirs has not come
+
+    def answer():
+        assert server.recv(10) == b""
+        return server.unwrap()
+
+    net.track(net.peer(answer).result())
+    wait_for(client, selectors.EVENT_READ)
+
+    for call in (lambda: client.recv(10), lambda: client.recv_into(bytearray(10))):
+        with pytest.raises(ssl.SSLZeroReturnError) as info:
+            call()
+        assert type(info.value) is ssl.SSLZeroReturnError
+        assert info.value.args[0] == ssl.SSL_ERROR_ZERO_RETURN
+    assert client.try_recv_into(bytearray(10)) == 0
+    plain = net.track(client.unwrap())
+    assert isinstance(plain, socket.socket)
+
+
+# --------------------------------------------------------------------------
+# EOF without close_notify
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("api", READ_APIS)
+@pytest.mark.parametrize("suppress", [True, False], ids=["suppress", "strict"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_ragged_eof(impl, net, client_ctx, server_ctx, version, suppress, api):
+    client, server = net.tls_pair(client_ctx(impl, version), server_ctx(ssl, version),
+                                  client_kwargs={"suppress_ragged_eofs": suppress})
+    assert client.suppress_ragged_eofs is suppress
+    if api == "try_recv_into":
+        client.setblocking(False)
+    server.sendall(b"data")
+    _close_without_notify(server)
+
+    assert recv_exactly(client, 4) == b"data"  # what came before the EOF
+    if suppress:
+        assert _read(impl, client, api) == b""
+        assert _read(impl, client, api) == b""
+    else:
+        with pytest.raises(ssl.SSLEOFError) as info:
+            _read(impl, client, api)
+        exc = info.value
+        assert type(exc) is ssl.SSLEOFError
+        assert exc.args[0] == ssl.SSL_ERROR_EOF
+        assert exc.library == "SSL"
+        assert exc.reason == "UNEXPECTED_EOF_WHILE_READING"
+        with pytest.raises(ssl.SSLEOFError):  # and again
+            _read(impl, client, api)
+
+
+@pytest.mark.parametrize("api", ["recv", "try_recv_into"])
+@pytest.mark.parametrize("suppress", [True, False], ids=["suppress", "strict"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_eof_in_the_middle_of_a_record(impl, net, client_ctx, server_ctx, version,
+                                       suppress, api):
+    raw_client, raw_server = net.tcp_pair()
+    bio = BioPeer(server_ctx(ssl, version), raw_server)
+    hs = net.peer(bio.handshake)
+    client = net.track(client_ctx(impl, version).wrap_socket(
+        raw_client, server_hostname="localhost", suppress_ragged_eofs=suppress))
+    hs.result()
+    if api == "try_recv_into":
+        client.setblocking(False)
+
+    whole = bio.encrypt(b"complete")
+    record = bio.encrypt(b"A" * 1000)
+    assert record[0] == 23 and len(record) > 1000  # one application_data record
+    raw_server.sendall(whole + record[:len(record) // 2])
+    raw_server.close()
+
+    assert _read(impl, client, api) == b"complete"
+    if suppress:  # as the stdlib: indistinguishable from a ragged EOF
+        assert _read(impl, client, api) == b""
+    else:
+        with pytest.raises(ssl.SSLEOFError) as info:
+            _read(impl, client, api)
+        assert type(info.value) is ssl.SSLEOFError
+        assert info.value.args[0] == ssl.SSL_ERROR_EOF
+        assert info.value.reason == "UNEXPECTED_EOF_WHILE_READING"
+
+
+# --------------------------------------------------------------------------
+# TCP reset
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("api", READ_APIS)
+@pytest.mark.parametrize("suppress", [True, False], ids=["suppress", "strict"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_peer_reset_while_reading(impl, net, client_ctx, server_ctx, version, suppress, api):
+    client, server = net.tls_pair(client_ctx(impl, version), server_ctx(ssl, version),
+                                  client_kwargs={"suppress_ragged_eofs": suppress})
+    server.sendall(b"before reset")
+    assert recv_exactly(client, 12) == b"before reset"
+    if api == "try_recv_into":
+        client.setblocking(False)
+    _close_without_notify(server, reset=True)
+    wait_for(client, selectors.EVENT_READ)  # the RST is here
+
+    if suppress:
+        assert _read(impl, client, api) == b""
+    else:
+        with pytest.raises(ssl.SSLEOFError) as info:
+            _read(impl, client, api)
+        assert type(info.value) is ssl.SSLEOFError  # not ConnectionResetError
+        assert info.value.args[0] == ssl.SSL_ERROR_EOF
+
+
+@pytest.mark.parametrize("api", ["send", "sendall", "try_send"])
+@pytest.mark.parametrize("suppress", [True, False], ids=["suppress", "strict"])
+def test_peer_reset_while_writing(impl, net, client_ctx, server_ctx, suppress, api):
+    client, server = net.tls_pair(client_ctx(impl), server_ctx(ssl),
+                                  client_kwargs={"suppress_ragged_eofs": suppress})
+    _close_without_notify(server, reset=True)
+    wait_for(client, selectors.EVENT_READ)  # the RST is here
+    call = {"send": client.send, "sendall": client.sendall, "try_send": client.try_send}[api]
+    with pytest.raises(ssl.SSLEOFError) as info:
+        call(b"into the void")
+    assert type(info.value) is ssl.SSLEOFError
+    assert info.value.args[0] == ssl.SSL_ERROR_EOF
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "rst"])
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_peer_gone_during_handshake(impl, net, client_ctx, server_ctx, side, reset):
+    """The peer reads what we sent, then closes (FIN) or resets (RST)."""
+    raw_client, raw_server = net.tcp_pair()
+    mine, theirs = (raw_client, raw_server) if side == "client" else (raw_server, raw_client)
+
+    def silent_peer():
+        theirs.settimeout(0.3)
+        try:
+            for _ in range(100):
+                if not theirs.recv(65536):
+                    break
+        except TimeoutError:
+            pass
+        if reset:
+            set_linger_reset(theirs)
+        theirs.close()
+
+    net.peer(silent_peer)
+    with pytest.raises(OSError) as info:
+        if side == "client":
+            client_ctx(impl).wrap_socket(mine, server_hostname="localhost")
+        else:
+            server_ctx(impl).wrap_socket(mine, server_side=True)
+    if reset:
+        assert type(info.value) is ConnectionResetError, repr(info.value)
+        assert info.value.errno == errno.ECONNRESET
+    else:
+        assert type(info.value) is ssl.SSLEOFError, repr(info.value)
+        assert info.value.reason == "UNEXPECTED_EOF_WHILE_READING"
+
+
+@pytest.mark.parametrize("side, garbage, reason", [
+    ("server", b"GET / HTTP/1.0\r\n\r\n", "HTTP_REQUEST"),
+    ("client", b"HTTP/1.0 200 OK\r\n\r\n", "WRONG_VERSION_NUMBER"),
+])
+def test_not_tls_at_all(impl, net, client_ctx, server_ctx, side, garbage, reason):
+    raw_client, raw_server = net.tcp_pair()
+    if side == "server":
+        raw_client.sendall(garbage)
+        call = lambda: server_ctx(impl).wrap_socket(raw_server, server_side=True)  # noqa: E731
+    else:
+        raw_server.sendall(garbage)
+        call = lambda: client_ctx(impl).wrap_socket(raw_client, server_hostname="localhost")  # noqa: E731
+    with pytest.raises(ssl.SSLError) as info:
+        call()
+    assert type(info.value) is ssl.SSLError
+    assert info.value.args[0] == ssl.SSL_ERROR_SSL
+    assert info.value.library == "SSL"
+    assert info.value.reason == reason
