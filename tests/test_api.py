@@ -1,0 +1,256 @@
+"""The API surface: names, signatures, stdlib identity of shared objects,
+and implementation selection through ``TLSFAST_IMPL``."""
+
+import importlib
+import inspect
+import os
+import socket
+import ssl
+import subprocess
+import sys
+
+import pytest
+
+from conftest import load_impl, tlsfast_path
+
+pytestmark = pytest.mark.timeout(60)
+
+_SENTINEL = object()
+
+
+def _protocols():
+    from tlsfast import _protocol
+    return _protocol
+
+
+def _members(proto):
+    """(data attribute names, method names) a Protocol class declares."""
+    data = set(getattr(proto, "__annotations__", {}))
+    methods = set()
+    for name, value in vars(proto).items():
+        if name.startswith("_"):
+            continue
+        if callable(value) or isinstance(value, property):
+            methods.add(name)
+    return data - methods, methods
+
+
+def _calls(sig):
+    """Argument patterns a caller of ``sig`` (self excluded) may use:
+    everything positionally, everything by keyword where allowed, and
+    only the required arguments."""
+    params = list(sig.parameters.values())[1:]
+    P = inspect.Parameter
+    positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is P.empty]
+    pos_only = [p for p in positional if p.kind is P.POSITIONAL_ONLY]
+    keywordable = [p for p in params if p.kind in (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)]
+    yield "all positional", [_SENTINEL] * len(positional), {}
+    yield "by keyword", [_SENTINEL] * len(pos_only), {p.name: _SENTINEL for p in keywordable}
+    yield "required only", [_SENTINEL] * len(required), {
+        p.name: _SENTINEL for p in params if p.kind is P.KEYWORD_ONLY and p.default is P.empty}
+
+
+def _assert_compatible(cls_name, name, impl_attr, reference):
+    """``impl_attr`` accepts every way of calling ``reference``."""
+    assert callable(impl_attr), f"{cls_name}.{name} is not callable"
+    ref_sig = inspect.signature(reference)
+    try:
+        impl_sig = inspect.signature(impl_attr)
+    except (TypeError, ValueError) as exc:
+        pytest.fail(f"{cls_name}.{name}: no introspectable signature ({exc})")
+    for label, args, kwargs in _calls(ref_sig):
+        try:
+            impl_sig.bind(_SENTINEL, *args, **kwargs)
+        except TypeError as exc:
+            pytest.fail(f"{cls_name}.{name}{impl_sig} cannot be called {label} "
+                        f"like {ref_sig}: {exc}")
+
+
+# --------------------------------------------------------------------------
+# names and signatures
+# --------------------------------------------------------------------------
+
+def test_implementation_names(impl):
+    proto = _protocols()
+    missing = [n for n in proto.IMPLEMENTATION_NAMES if not hasattr(impl.module, n)]
+    assert not missing, f"{impl.module.__name__} lacks {missing}"
+    assert issubclass(impl.SSLSocket, socket.socket)
+    assert isinstance(impl.OPENSSL_VERSION, str) and impl.OPENSSL_VERSION.startswith("OpenSSL ")
+    assert impl.OPENSSL_VERSION_INFO >= (3, 0)
+    assert isinstance(impl.OPENSSL_VERSION_NUMBER, int)
+    assert impl.OPENSSL_VERSION_NUMBER >> 28 == impl.OPENSSL_VERSION_INFO[0]
+
+
+@pytest.mark.parametrize("proto_name, cls_name, stdlib_cls", [
+    ("SSLSocketProtocol", "SSLSocket", ssl.SSLSocket),
+    ("SSLContextProtocol", "SSLContext", ssl.SSLContext),
+])
+def test_protocol_methods_and_signatures(impl, proto_name, cls_name, stdlib_cls):
+    """Every method of the Protocol exists and can be called every way the
+    stdlib's method (or, for the fast path, the Protocol's) can."""
+    proto = getattr(_protocols(), proto_name)
+    cls = getattr(impl, cls_name)
+    _, methods = _members(proto)
+    assert methods, proto_name
+    for name in sorted(methods):
+        declared = vars(proto)[name]
+        impl_attr = getattr(cls, name, None)
+        assert impl_attr is not None, f"{cls_name}.{name} missing"
+        if isinstance(declared, property):
+            assert inspect.isdatadescriptor(inspect.getattr_static(cls, name)), name
+            continue
+        reference = getattr(stdlib_cls, name, None) or declared
+        _assert_compatible(cls_name, name, impl_attr, reference)
+
+
+def test_live_objects_satisfy_protocols(impl, net, client_ctx, server_ctx):
+    proto = _protocols()
+    ctx = client_ctx(impl, "1.2")
+    client, server = net.tls_pair(ctx, server_ctx(ssl, "1.2"))
+    server.sendall(b"x")
+    assert client.recv(1) == b"x"
+    for obj, protocol in ((client, proto.SSLSocketProtocol), (ctx, proto.SSLContextProtocol),
+                          (client.session, proto.SSLSessionProtocol)):
+        data, methods = _members(protocol)
+        missing = sorted(n for n in data | methods if not hasattr(obj, n))
+        assert not missing, f"{type(obj).__name__} lacks {missing}"
+        assert isinstance(obj, protocol)
+    assert client.wanted_events == 0
+
+
+def test_no_public_sslsocket_constructor(impl):
+    with pytest.raises(TypeError) as ref:
+        ssl.SSLSocket()
+    with pytest.raises(TypeError) as info:
+        impl.SSLSocket()
+    assert type(info.value) is type(ref.value) is TypeError
+
+
+def test_rand(impl):
+    a, b = impl.RAND_bytes(32), impl.RAND_bytes(32)
+    assert isinstance(a, bytes) and len(a) == 32 and a != b
+    assert impl.RAND_bytes(0) == b""
+    assert impl.RAND_status() is True
+    with pytest.raises(ValueError):
+        impl.RAND_bytes(-1)
+
+
+# --------------------------------------------------------------------------
+# the stdlib's own objects
+# --------------------------------------------------------------------------
+
+EXCEPTIONS = ("SSLError", "SSLZeroReturnError", "SSLWantReadError", "SSLWantWriteError",
+              "SSLSyscallError", "SSLEOFError", "SSLCertVerificationError", "CertificateError")
+
+
+def test_shared_names_are_the_stdlib_objects(impl):
+    common = importlib.import_module("tlsfast._common")
+    for name in common.__all__:
+        if hasattr(ssl, name):
+            assert getattr(impl, name) is getattr(ssl, name), name
+            # an implementation module may re-export, never redefine
+            assert getattr(impl.module, name, getattr(ssl, name)) is getattr(ssl, name), name
+    for name in EXCEPTIONS:
+        assert getattr(impl, name) is getattr(ssl, name), name
+    assert impl.SSLWantReadError is ssl.SSLWantReadError
+    assert impl.SSLWantWriteError is ssl.SSLWantWriteError
+    assert impl.SSLError is ssl.SSLError
+    assert (impl.WANT_READ, impl.WANT_WRITE) == (-1, -2)
+    assert getattr(impl.module, "WANT_READ", -1) == -1
+    assert getattr(impl.module, "WANT_WRITE", -2) == -2
+    # enums compare and hash like the stdlib's
+    assert impl.CERT_REQUIRED is ssl.CERT_REQUIRED
+    assert impl.PROTOCOL_TLS_CLIENT is ssl.PROTOCOL_TLS_CLIENT
+    assert impl.TLSVersion.TLSv1_3 is ssl.TLSVersion.TLSv1_3
+    assert impl.OP_NO_COMPRESSION is ssl.OP_NO_COMPRESSION
+
+
+def test_context_attribute_types_are_stdlib_enums(impl):
+    ctx = impl.SSLContext(impl.PROTOCOL_TLS_CLIENT)
+    assert type(ctx.protocol) is ssl._SSLMethod
+    assert type(ctx.verify_mode) is ssl.VerifyMode
+    assert type(ctx.verify_flags) is ssl.VerifyFlags
+    assert type(ctx.options) is ssl.Options
+    assert type(ctx.minimum_version) is ssl.TLSVersion
+    assert type(ctx.maximum_version) is ssl.TLSVersion
+
+
+def test_package_exports(impl):
+    import tlsfast
+    for name in _protocols().IMPLEMENTATION_NAMES + ("get_server_certificate", "__impl__"):
+        assert hasattr(tlsfast, name), name
+    assert tlsfast.__impl__ in ("c", "python")
+    for name in EXCEPTIONS:
+        assert getattr(tlsfast, name) is getattr(ssl, name)
+
+
+# --------------------------------------------------------------------------
+# TLSFAST_IMPL
+# --------------------------------------------------------------------------
+
+PROBE = ("import ssl, tlsfast; "
+         "print(tlsfast.__impl__, tlsfast.SSLContext.__module__, "
+         "tlsfast.SSLWantReadError is ssl.SSLWantReadError)")
+
+
+def _python(code, env_impl, tmp_path, block=None):
+    """Run ``code`` in a fresh interpreter with TLSFAST_IMPL=env_impl (None:
+    unset); ``block`` names a tlsfast module made unimportable first."""
+    env = {k: v for k, v in os.environ.items() if k != "TLSFAST_IMPL"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [tlsfast_path(), env.get("PYTHONPATH")]))
+    if env_impl is not None:
+        env["TLSFAST_IMPL"] = env_impl
+    if block:
+        code = f"import sys; sys.modules[{block!r}] = None; " + code
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("spelling", ["{}", " {} ", "{upper}"], ids=["plain", "spaces", "upper"])
+def test_env_selects_implementation(impl, tmp_path, spelling):
+    value = spelling.format(impl.name, upper=impl.name.upper())
+    done = _python(PROBE, value, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [impl.name, impl.module.__name__, "True"]
+
+
+def test_env_bogus_is_a_clear_import_error(tmp_path):
+    done = _python("import tlsfast", "bogus", tmp_path)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: "), done.stderr
+    assert "TLSFAST_IMPL='bogus'" in last and "'c' or 'python'" in last
+
+
+def test_env_c_without_compiled_module_fails_loudly(tmp_path):
+    done = _python("import tlsfast", "c", tmp_path, block="tlsfast._tls_c")
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: "), done.stderr
+    assert "TLSFAST_IMPL=c" in last and "_tls_c" in last
+
+
+def test_env_python_does_not_fall_back_to_c(tmp_path):
+    done = _python("import tlsfast", "python", tmp_path, block="tlsfast._tls_py")
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(("ImportError: ", "ModuleNotFoundError: ")), done.stderr
+    assert "tlsfast._tls_py" in last
+
+
+def test_unset_falls_back_to_python_without_c(tmp_path):
+    done = _python(PROBE, None, tmp_path, block="tlsfast._tls_c")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["python", "tlsfast._tls_py", "True"]
+
+
+def test_unset_prefers_c_when_it_loads(tmp_path):
+    try:
+        load_impl("c")
+        expected = ["c", "tlsfast._tls_c", "True"]
+    except ImportError:
+        expected = ["python", "tlsfast._tls_py", "True"]  # the c tests fail elsewhere
+    done = _python(PROBE, None, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == expected
