@@ -38,6 +38,8 @@ cdef extern from "openssl/err.h" nogil:
         ERR_LIB_X509
         ERR_LIB_ASN1
         ERR_LIB_EVP
+    int ERR_set_mark()
+    int ERR_pop_to_mark()
 
 cdef extern from "openssl/bio.h" nogil:
     ctypedef struct BIO
@@ -79,6 +81,7 @@ cdef extern from "openssl/bio.h" nogil:
         BIO_CTRL_WPENDING
         BIO_CTRL_EOF
     int BIO_reset(BIO *b)
+    int BIO_gets(BIO *bp, char *buf, int size)
 
 cdef extern from "openssl/evp.h" nogil:
     ctypedef struct EVP_PKEY
@@ -104,6 +107,8 @@ cdef extern from "openssl/asn1.h" nogil:
     int ASN1_TIME_print(BIO *fp, const ASN1_TIME *a)
     int ASN1_TIME_to_tm(const ASN1_TIME *s, void *tm)
     void ASN1_OBJECT_free(ASN1_OBJECT *a)
+    enum:
+        V_ASN1_BIT_STRING
 
 cdef extern from "openssl/objects.h" nogil:
     int OBJ_obj2nid(const ASN1_OBJECT *o)
@@ -244,6 +249,7 @@ cdef extern from "openssl/x509v3.h" nogil:
         X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS
         X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS
         X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+    int GENERAL_NAME_print(BIO *out, GENERAL_NAME *gen)
 
 cdef extern from "openssl/pem.h" nogil:
     ctypedef int pem_password_cb(char *buf, int size, int rwflag, void *userdata)
