@@ -113,6 +113,7 @@ cdef class _SSLConnection:
     cdef SSL *ssl
     cdef int fd
     cdef SSLContext ctx
+    cdef SSLContext _initial_ctx  # its address is the SNI callback's argument: keep it alive
     cdef object _owner            # weakref.ref to the SSLSocket
     cdef double timeout           # seconds; < 0 blocking, 0 non-blocking
     cdef readonly bint server_side
@@ -173,6 +174,7 @@ cdef class _SSLConnection:
         cdef X509_VERIFY_PARAM *param
         cdef bytes packed_ip, host
         self.ctx = ctx
+        self._initial_ctx = ctx
         self.server_side = server_side
         self.server_hostname = server_hostname
         ERR_clear_error()

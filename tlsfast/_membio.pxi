@@ -114,9 +114,16 @@ cdef class MemoryBIO:
 cdef BIO_METHOD *_py_bio_method = NULL
 
 
+# The adapter BIO owns a strong reference to its Python object (taken in
+# _bio_for, dropped in _py_bio_destroy): SSL_free may call into the BIO after
+# the garbage collector has cleared the engine's own references.
+
 cdef int _py_bio_write(BIO *b, const char *data, size_t n, size_t *written) noexcept with gil:
-    cdef object target = <object>BIO_get_data(b)
+    cdef void *p = BIO_get_data(b)
     BIO_clear_retry_flags(b)
+    if p == NULL:
+        return 0
+    target = <object>p
     try:
         written[0] = target.write(data[:n])
         return 1
@@ -126,9 +133,12 @@ cdef int _py_bio_write(BIO *b, const char *data, size_t n, size_t *written) noex
 
 
 cdef int _py_bio_read(BIO *b, char *out, size_t n, size_t *readbytes) noexcept with gil:
-    cdef object source = <object>BIO_get_data(b)
+    cdef void *p = BIO_get_data(b)
     cdef bytes data
     BIO_clear_retry_flags(b)
+    if p == NULL:
+        return 0
+    source = <object>p
     try:
         data = bytes(source.read(n))
         if len(data) == 0:
@@ -145,10 +155,13 @@ cdef int _py_bio_read(BIO *b, char *out, size_t n, size_t *readbytes) noexcept w
 
 
 cdef long _py_bio_ctrl(BIO *b, int cmd, long num, void *ptr) noexcept with gil:
-    cdef object obj = <object>BIO_get_data(b)
+    cdef void *p = BIO_get_data(b)
+    if cmd == BIO_CTRL_FLUSH:
+        return 1
+    if p == NULL or (cmd != BIO_CTRL_PENDING and cmd != BIO_CTRL_EOF):
+        return 0
+    obj = <object>p
     try:
-        if cmd == BIO_CTRL_FLUSH:
-            return 1
         if cmd == BIO_CTRL_PENDING:
             return obj.pending
         if cmd == BIO_CTRL_EOF:
@@ -163,15 +176,18 @@ cdef int _py_bio_create(BIO *b) noexcept nogil:
     return 1
 
 
-cdef int _py_bio_destroy(BIO *b) noexcept nogil:
+cdef int _py_bio_destroy(BIO *b) noexcept with gil:
+    cdef void *p = BIO_get_data(b)
     BIO_set_data(b, NULL)
+    if p != NULL:
+        Py_DECREF(<object>p)
     return 1
 
 
 cdef BIO *_bio_for(object obj) except NULL:
     """A BIO* reading/writing ``obj``: its own BIO for a tlsfast MemoryBIO
-    (a new reference), else an adapter BIO calling ``obj``'s methods (the
-    caller keeps ``obj`` alive as long as the BIO)."""
+    (a new reference), else an adapter BIO calling ``obj``'s methods and
+    holding a reference to it."""
     global _py_bio_method
     cdef BIO *b
     if isinstance(obj, MemoryBIO):
@@ -193,5 +209,6 @@ cdef BIO *_bio_for(object obj) except NULL:
     b = BIO_new(_py_bio_method)
     if b == NULL:
         raise _ssl_error_from_queue()
+    Py_INCREF(obj)          # dropped by _py_bio_destroy
     BIO_set_data(b, <void *>obj)
     return b
