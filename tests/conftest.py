@@ -24,7 +24,6 @@ import importlib
 import importlib.util
 import os
 import socket
-import ssl
 import sys
 import types
 from typing import Optional
@@ -39,7 +38,7 @@ sys.path.insert(0, HERE)  # ``import helpers`` from the test modules
 # ``import tlsfast`` (which the implementation modules trigger as their
 # parent package), so a value left in the environment must not make that
 # package import fail before a test even gets to its own module.
-_ORIGINAL_TLSFAST_IMPL = os.environ.pop("TLSFAST_IMPL", None)
+os.environ.pop("TLSFAST_IMPL", None)
 
 if importlib.util.find_spec("tlsfast") is None:  # not installed: use the checkout
     sys.path.insert(0, ROOT)

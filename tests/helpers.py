@@ -423,6 +423,26 @@ class NonBlocking:
         raise AssertionError(f"{self.path} {op} unfinished after {deadline}s / {max_steps} steps")
 
 
+#: the ways to read decrypted data, for ``read_via``
+READ_APIS = ("recv", "recv_into", "read", "try_recv_into")
+
+
+def read_via(impl, sock, api: str, n: int = 100) -> bytes:
+    """One read of up to ``n`` bytes through ``api`` (b'' at EOF);
+    ``try_recv_into`` waits with the fast path until it has an answer."""
+    if api == "recv":
+        return sock.recv(n)
+    if api == "read":
+        return sock.read(n)
+    buf = bytearray(n)
+    if api == "recv_into":
+        k = sock.recv_into(buf, n)
+    else:
+        assert api == "try_recv_into", api
+        k = NonBlocking(impl, "fast").complete(sock, "recv_into", buf, n)
+    return bytes(buf[:k])
+
+
 # --------------------------------------------------------------------------
 # subprocesses (openssl, curl, python)
 # --------------------------------------------------------------------------
@@ -493,10 +513,3 @@ class Process:
                     pipe.close()
 
     close = kill
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (for tools that cannot bind port 0)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]

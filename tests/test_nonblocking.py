@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from helpers import (IO_TIMEOUT, VERSIONS, NonBlocking, Step, recv_digest, recv_exactly,
-                     wait_for)
+from helpers import (IO_TIMEOUT, READ_APIS, VERSIONS, NonBlocking, Step, read_via, recv_digest,
+                     recv_exactly, wait_for)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -238,7 +238,7 @@ def test_want_write_under_backpressure(impl, net, client_ctx, server_ctx, path):
     assert reader.result() == (size, hashlib.sha256(data).hexdigest())
 
 
-@pytest.mark.parametrize("api", ["recv", "recv_into", "read", "try_recv_into"])
+@pytest.mark.parametrize("api", READ_APIS)
 @pytest.mark.parametrize("version", VERSIONS)
 def test_pending_after_partial_read(impl, net, client_ctx, server_ctx, version, api):
     """A 16 KiB record read 100 bytes at a time: the rest is decrypted and
@@ -250,25 +250,13 @@ def test_pending_after_partial_read(impl, net, client_ctx, server_ctx, version, 
         client.setblocking(False)
         wait_for(client, selectors.EVENT_READ)
 
-    def read(n):
-        if api == "recv":
-            return client.recv(n)
-        if api == "read":
-            return client.read(n)
-        buf = bytearray(n)
-        if api == "recv_into":
-            k = client.recv_into(buf, n)
-        else:
-            k = NonBlocking(impl, "fast").complete(client, "recv_into", buf, n)
-        return bytes(buf[:k])
-
     assert client.pending() == 0 or api == "try_recv_into"
-    first = read(100)
+    first = read_via(impl, client, api, 100)
     assert first == record[:100]
     assert client.pending() == len(record) - 100
     with selectors.DefaultSelector() as sel:
         sel.register(client, selectors.EVENT_READ)
         assert sel.select(0) == [], "the kernel still holds record bytes"
-    rest = read(65536)  # one record's worth at most
+    rest = read_via(impl, client, api, 65536)  # one record's worth at most
     assert rest == record[100:]
     assert client.pending() == 0

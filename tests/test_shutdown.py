@@ -26,26 +26,10 @@ import ssl
 
 import pytest
 
-from helpers import (VERSIONS, BioPeer, NonBlocking, recv_exactly, role_modules, ROLES,
-                     set_linger_reset, wait_for)
+from helpers import (READ_APIS, ROLES, VERSIONS, BioPeer, NonBlocking, read_via, recv_exactly,
+                     role_modules, set_linger_reset, wait_for)
 
 pytestmark = pytest.mark.timeout(30)
-
-READ_APIS = ("recv", "recv_into", "read", "try_recv_into")
-
-
-def _read(impl, sock, api):
-    """One read through ``api``, as bytes (b'' at EOF)."""
-    if api == "recv":
-        return sock.recv(100)
-    if api == "read":
-        return sock.read(100)
-    buf = bytearray(100)
-    if api == "recv_into":
-        return bytes(buf[:sock.recv_into(buf)])
-    n = NonBlocking(impl, "fast").complete(sock, "recv_into", buf)
-    return bytes(buf[:n])
-
 
 def _close_without_notify(sslsock, reset=False):
     """Close the TCP connection under a stdlib SSLSocket without sending a
@@ -93,8 +77,8 @@ def test_read_after_peer_close_notify(impl, net, client_ctx, server_ctx, version
     assert recv_exactly(client, 10) == b"last words"
     if api == "try_recv_into":
         client.setblocking(False)
-    assert _read(impl, client, api) == b""
-    assert _read(impl, client, api) == b""  # and it stays at EOF
+    assert read_via(impl, client, api) == b""
+    assert read_via(impl, client, api) == b""  # and it stays at EOF
     assert client.pending() == 0
     if api == "try_recv_into":
         assert client.try_recv_into(bytearray(10)) == 0
@@ -155,18 +139,18 @@ def test_ragged_eof(impl, net, client_ctx, server_ctx, version, suppress, api):
 
     assert recv_exactly(client, 4) == b"data"  # what came before the EOF
     if suppress:
-        assert _read(impl, client, api) == b""
-        assert _read(impl, client, api) == b""
+        assert read_via(impl, client, api) == b""
+        assert read_via(impl, client, api) == b""
     else:
         with pytest.raises(ssl.SSLEOFError) as info:
-            _read(impl, client, api)
+            read_via(impl, client, api)
         exc = info.value
         assert type(exc) is ssl.SSLEOFError
         assert exc.args[0] == ssl.SSL_ERROR_EOF
         assert exc.library == "SSL"
         assert exc.reason == "UNEXPECTED_EOF_WHILE_READING"
         with pytest.raises(ssl.SSLEOFError):  # and again
-            _read(impl, client, api)
+            read_via(impl, client, api)
 
 
 @pytest.mark.parametrize("api", ["recv", "try_recv_into"])
@@ -189,12 +173,12 @@ def test_eof_in_the_middle_of_a_record(impl, net, client_ctx, server_ctx, versio
     raw_server.sendall(whole + record[:len(record) // 2])
     raw_server.close()
 
-    assert _read(impl, client, api) == b"complete"
+    assert read_via(impl, client, api) == b"complete"
     if suppress:  # as the stdlib: indistinguishable from a ragged EOF
-        assert _read(impl, client, api) == b""
+        assert read_via(impl, client, api) == b""
     else:
         with pytest.raises(ssl.SSLEOFError) as info:
-            _read(impl, client, api)
+            read_via(impl, client, api)
         assert type(info.value) is ssl.SSLEOFError
         assert info.value.args[0] == ssl.SSL_ERROR_EOF
         assert info.value.reason == "UNEXPECTED_EOF_WHILE_READING"
@@ -218,10 +202,10 @@ def test_peer_reset_while_reading(impl, net, client_ctx, server_ctx, version, su
     wait_for(client, selectors.EVENT_READ)  # the RST is here
 
     if suppress:
-        assert _read(impl, client, api) == b""
+        assert read_via(impl, client, api) == b""
     else:
         with pytest.raises(ssl.SSLEOFError) as info:
-            _read(impl, client, api)
+            read_via(impl, client, api)
         assert type(info.value) is ssl.SSLEOFError  # not ConnectionResetError
         assert info.value.args[0] == ssl.SSL_ERROR_EOF
 
@@ -248,7 +232,7 @@ def test_peer_gone_during_handshake(impl, net, client_ctx, server_ctx, side, res
     mine, theirs = (raw_client, raw_server) if side == "client" else (raw_server, raw_client)
 
     def silent_peer():
-        theirs.settimeout(0.3)
+        theirs.settimeout(0.15)
         try:
             for _ in range(100):
                 if not theirs.recv(65536):
