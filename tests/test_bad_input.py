@@ -52,8 +52,9 @@ SOCKET_CASES = {
     "recv-float-size": (lambda s: s.recv(1.5), TypeError),
     "recv-negative": (lambda s: s.recv(-1), ValueError),
     "read-negative": (lambda s: s.read(-1), ValueError),
-    "recv-flags": (lambda s: s.recv(10, socket.MSG_PEEK), ValueError),
-    "recv_into-flags": (lambda s: s.recv_into(bytearray(10), 10, socket.MSG_PEEK), ValueError),
+    # (MSG_PEEK is a deliberate tlsfast addition, tested in test_beyond_stdlib)
+    "recv-flags": (lambda s: s.recv(10, socket.MSG_OOB), ValueError),
+    "recv_into-flags": (lambda s: s.recv_into(bytearray(10), 10, socket.MSG_OOB), ValueError),
     "recv_into-bytes": (lambda s: s.recv_into(b"read-only buffer"), TypeError),
     "recv_into-readonly-view": (lambda s: s.recv_into(memoryview(b"read-only")), TypeError),
     "recv_into-str": (lambda s: s.recv_into("text buffer"), TypeError),

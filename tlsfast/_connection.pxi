@@ -78,9 +78,10 @@ cdef inline double _monotonic() noexcept nogil:
 
 
 cdef inline int _ssl_call(SSL *ssl, int op, char *buf, size_t n, size_t *done,
-                          int *saved_errno) noexcept nogil:
+                          int *saved_errno, int *retval) noexcept nogil:
     """One SSL_* call with a clean error queue; returns SSL_get_error()'s
-    verdict (SSL_ERROR_NONE on success) with errno read right after."""
+    verdict (SSL_ERROR_NONE on success) with errno read right after and the
+    call's return value in ``retval``."""
     cdef int ret
     # The queue must be empty before the call.  ERR_clear_error() walks and
     # frees all 16 slots (a fifth of a small read's cost), so peek first.
@@ -100,8 +101,10 @@ cdef inline int _ssl_call(SSL *ssl, int op, char *buf, size_t n, size_t *done,
         if ret >= 0:
             done[0] = <size_t>ret   # 1: finished, 0: close_notify sent only
             saved_errno[0] = errno
+            retval[0] = ret
             return SSL_ERROR_NONE
     saved_errno[0] = errno
+    retval[0] = ret
     if ret == 1:
         return SSL_ERROR_NONE
     return SSL_get_error(ssl, ret)
@@ -131,6 +134,9 @@ cdef class _SSLConnection:
 
     def __dealloc__(self):
         if self.ssl != NULL:
+            # Freeing an SSL* that never sent close_notify makes OpenSSL mark
+            # its session not resumable; like CPython, keep it resumable.
+            SSL_set_shutdown(self.ssl, SSL_SENT_SHUTDOWN | SSL_get_shutdown(self.ssl))
             SSL_free(self.ssl)
             self.ssl = NULL
 
@@ -187,7 +193,7 @@ cdef class _SSLConnection:
                 raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
             host = server_hostname.encode("ascii")
             if b"\x00" in host:
-                raise ValueError("server_hostname contains a NUL byte")
+                raise TypeError("argument must be encoded string without null bytes, not str")
             packed_ip = _parse_ip(server_hostname)
             if packed_ip is None and SSL_set_tlsext_host_name(self.ssl, host) != 1:
                 raise _ssl_error_from_queue()
@@ -274,7 +280,7 @@ cdef class _SSLConnection:
         ``n`` unless non-blocking); HANDSHAKE/SHUTDOWN: 0.  Non-blocking and
         not done: _WANT_READ/_WANT_WRITE, or SSLWant*Error if ``raise_want``.
         """
-        cdef int err, saved_errno = 0
+        cdef int err, saved_errno = 0, ret = 0
         cdef size_t done = 0
         cdef size_t total = 0
         cdef double deadline = -1.0
@@ -295,9 +301,9 @@ cdef class _SSLConnection:
             self.busy_thread = PyThread_get_thread_ident()
             if release:
                 with nogil:
-                    err = _ssl_call(ssl, op, buf + total, n - total, &done, &saved_errno)
+                    err = _ssl_call(ssl, op, buf + total, n - total, &done, &saved_errno, &ret)
             else:
-                err = _ssl_call(ssl, op, buf + total, n - total, &done, &saved_errno)
+                err = _ssl_call(ssl, op, buf + total, n - total, &done, &saved_errno, &ret)
             self.busy = False
             if err == SSL_ERROR_NONE:
                 if op == OP_WRITE:
@@ -325,13 +331,15 @@ cdef class _SSLConnection:
                     return code
                 self._wait(code, deadline, op)
                 continue
-            if err == SSL_ERROR_ZERO_RETURN and (op == OP_READ or op == OP_PEEK) \
-                    and SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN:
+            if err == SSL_ERROR_ZERO_RETURN and (op == OP_READ or op == OP_PEEK) and (
+                    not raise_want or SSL_get_shutdown(ssl) == SSL_RECEIVED_SHUTDOWN):
+                # the peer's close_notify: EOF.  Once we sent ours too, the
+                # stdlib raises SSLZeroReturnError instead; the fast path
+                # reports 0 either way.
                 ERR_clear_error()
                 self.wanted = 0
                 return 0
-            exc = _exception_for(ssl, err, -1 if saved_errno else 0, saved_errno,
-                                 self.server_hostname)
+            exc = _exception_for(ssl, err, ret, saved_errno, self.server_hostname, self.fd >= 0)
             if (op == OP_READ or op == OP_PEEK) and self.suppress_ragged_eofs \
                     and isinstance(exc, _SSLEOFError):
                 self.wanted = 0
@@ -351,9 +359,11 @@ cdef class _SSLConnection:
     # buffers in and out
 
     cdef Py_ssize_t read_into(self, object buffer, Py_ssize_t nbytes, int op,
-                              bint raise_want) except -100:
+                              bint raise_want, bint clamp=False) except -100:
         """Decrypt up to ``nbytes`` (<= 0: the whole buffer) straight into
-        the caller's writable ``buffer``."""
+        the caller's writable ``buffer``.  ``nbytes`` > ``len(buffer)`` is a
+        ``ValueError`` (socket ``recv_into`` semantics) unless ``clamp``
+        (``read(len, buffer)`` semantics: the stdlib reads less)."""
         cdef Py_buffer view
         cdef Py_ssize_t r
         try:
@@ -362,7 +372,7 @@ cdef class _SSLConnection:
             raise TypeError(
                 f"read-write bytes-like object is required, not {type(buffer).__name__!r}") from None
         try:
-            if nbytes <= 0:
+            if nbytes <= 0 or (clamp and nbytes > view.len):
                 nbytes = view.len
             elif nbytes > view.len:
                 raise ValueError("nbytes is greater than the length of the buffer")
@@ -413,7 +423,7 @@ cdef class _SSLConnection:
     def read(self, Py_ssize_t len=1024, buffer=None):
         if buffer is None:
             return self.read_bytes(len, OP_READ)
-        return self.read_into(buffer, len, OP_READ, True)
+        return self.read_into(buffer, len, OP_READ, True, True)
 
     def write(self, data):
         return self.write_from(data, True)
@@ -434,8 +444,6 @@ cdef class _SSLConnection:
     def try_recv_into(self, buffer, Py_ssize_t nbytes=0):
         """Fast path: decrypt into ``buffer``; returns bytes (> 0), 0 at EOF,
         or ``WANT_READ`` / ``WANT_WRITE``."""
-        if nbytes < 0:
-            raise ValueError("negative buffersize in recv_into")
         return self.read_into(buffer, nbytes, OP_READ, False)
 
     def try_send(self, data):
@@ -610,6 +618,8 @@ cdef class _SSLConnection:
             raise ValueError("Cannot set session for server-side SSLSocket.")
         if SSL_is_init_finished(self.ssl):
             raise ValueError("Cannot set session after handshake.")
+        if (<SSLSession>value).ctx is not self.ctx:
+            raise ValueError("Session refers to a different SSLContext.")
         ERR_clear_error()
         if SSL_set_session(self.ssl, (<SSLSession>value).session) != 1:
             raise _ssl_error_from_queue()

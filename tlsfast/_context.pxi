@@ -155,6 +155,8 @@ cdef class SSLContext:
     def __init__(self, protocol=None, *args):
         cdef const SSL_METHOD *method
         cdef int pinned = 0
+        if protocol is not None:
+            protocol = operator.index(protocol)
         if protocol is None:
             import warnings
             warnings.warn("ssl.SSLContext() without protocol argument is deprecated.",
@@ -248,7 +250,7 @@ cdef class SSLContext:
     @verify_mode.setter
     def verify_mode(self, value):
         cdef int mode
-        n = int(value)
+        n = operator.index(value)
         if n == 0:
             if self._check_hostname:
                 raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
@@ -299,7 +301,7 @@ cdef class SSLContext:
     @verify_flags.setter
     def verify_flags(self, value):
         cdef X509_VERIFY_PARAM *param = SSL_CTX_get0_param(self._checked())
-        cdef unsigned long new = int(value)
+        cdef unsigned long new = operator.index(value)
         cdef unsigned long old = X509_VERIFY_PARAM_get_flags(param)
         ERR_clear_error()
         if X509_VERIFY_PARAM_clear_flags(param, old & ~new) != 1 or \
@@ -377,7 +379,7 @@ cdef class SSLContext:
 
     @options.setter
     def options(self, value):
-        cdef uint64_t new = int(value)
+        cdef uint64_t new = operator.index(value)
         cdef uint64_t old = SSL_CTX_get_options(self._checked())
         SSL_CTX_clear_options(self.ctx, old & ~new)
         SSL_CTX_set_options(self.ctx, new & ~old)
@@ -395,7 +397,7 @@ cdef class SSLContext:
 
     @num_tickets.setter
     def num_tickets(self, value):
-        n = int(value)
+        n = operator.index(value)
         if n < 0:
             raise ValueError("value must be non-negative")
         if self.protocol != _PROTOCOL_TLS_SERVER:
@@ -618,6 +620,8 @@ cdef class SSLContext:
         """Set the TLS <= 1.2 cipher list (OpenSSL cipher-list syntax, ``str``)
         with ``SSL_CTX_set_cipher_list``.  Raises ``ssl.SSLError`` ("No cipher
         can be selected.") when nothing matches."""
+        if not isinstance(ciphers, str):
+            raise TypeError(f"set_ciphers() argument must be str, not {type(ciphers).__name__}")
         cdef bytes b = ciphers.encode("ascii")
         ERR_clear_error()
         if SSL_CTX_set_cipher_list(self._checked(), b) != 1:
@@ -654,12 +658,14 @@ cdef class SSLContext:
         """Offer (client) or accept (server) these ALPN protocols, most
         preferred first: a sequence of ``str``, each 1..255 bytes in ASCII.
         Mirrors ``ssl.SSLContext.set_alpn_protocols`` (``SSL_CTX_set_alpn_protos``
-        and a selection callback).  Raises ``TypeError`` / ``ValueError``."""
+        and a selection callback).  Raises ``TypeError`` for non-``str``
+        items and ``ssl.SSLError`` for an empty or over-long name, as the
+        stdlib does."""
         wire = bytearray()
         for proto in alpn_protocols:
-            b = proto.encode("ascii") if isinstance(proto, str) else bytes(proto)
+            b = bytes(proto, "ascii")       # TypeError for non-str, as the stdlib
             if len(b) == 0 or len(b) > 255:
-                raise ValueError(f"ALPN protocols must be 1 to 255 in length")
+                raise _SSLError("ALPN protocols must be 1 to 255 in length")
             wire.append(len(b))
             wire += b
         self._alpn_protocols = bytes(wire)

@@ -103,9 +103,14 @@ cdef object _ssl_error_from_queue(object cls=None, object errstr=None):
 
 
 cdef object _exception_for(SSL *ssl, int ssl_err, int ret, int saved_errno,
-                           object hostname):
+                           object hostname, bint has_socket):
     """The exception for SSL_get_error() == ssl_err after an SSL_* call that
-    returned ``ret`` with ``errno == saved_errno``.  Clears the error queue."""
+    returned ``ret`` with ``errno == saved_errno``.  Clears the error queue.
+
+    SSL_ERROR_SYSCALL with an empty queue follows CPython 3.11 exactly: the
+    ``_ex`` calls return 0 on failure, which it reports as an EOF
+    (``SSLEOFError``, even for a connection reset); a handshake or shutdown
+    returning -1 with errno set is an ``OSError`` of that errno."""
     cdef unsigned long e = ERR_peek_last_error()
     cdef long verify_code = 0
     entry = _SSL_GET_ERROR_TABLE.get(ssl_err)
@@ -113,10 +118,10 @@ cdef object _exception_for(SSL *ssl, int ssl_err, int ret, int saved_errno,
         cls, code, errstr = entry
     elif ssl_err == SSL_ERROR_SYSCALL:
         if e == 0:
-            if saved_errno != 0 and ret <= 0:
+            if ret == -1 and has_socket and saved_errno != 0:
                 ERR_clear_error()
                 return OSError(saved_errno, os.strerror(saved_errno))
-            if ret == 0:
+            if ret == 0 or ret == -1 or not has_socket:
                 cls, code, errstr = _SSLEOFError, PY_SSL_ERROR_EOF, \
                     "EOF occurred in violation of protocol"
             else:

@@ -24,8 +24,6 @@ cdef class SSLObject(_SSLConnection):
         cdef SSLObject self = cls.__new__(cls)
         if server_side and server_hostname:
             raise ValueError("server_hostname can only be specified in client mode")
-        if server_side and session is not None:
-            raise ValueError("session can only be specified in client mode")
         if (<SSLContext>context)._check_hostname and not server_hostname:
             raise ValueError("check_hostname requires server_hostname")
         self._init_ssl(context, server_side, context._encode_hostname(server_hostname))

@@ -159,6 +159,10 @@ class SSLSocket(socket.socket):
         ``ssl.SSLError`` for other protocol failures; ``OSError``
         (``ENOTCONN``) when not connected."""
         self._check_connected()
+        if self._sslobj is None:
+            if self.fileno() == -1:
+                raise OSError(errno_EBADF, os.strerror(errno_EBADF))
+            raise ValueError(f"No SSL wrapper around {self}")
         timeout = self.gettimeout()
         if timeout == 0.0 and block:
             self.settimeout(None)
@@ -232,9 +236,7 @@ class SSLSocket(socket.socket):
         if sslobj is None:
             raise ValueError("Read on closed or unwrapped SSL socket.")
         if buffer is not None:
-            if len < 0:
-                raise ValueError("size should not be negative")
-            return (<_SSLConnection>sslobj).read_into(buffer, len, OP_READ, True)
+            return (<_SSLConnection>sslobj).read_into(buffer, len, OP_READ, True, True)
         return (<_SSLConnection>sslobj).read_bytes(len, OP_READ)
 
     def recv(self, buflen=1024, flags=0):
@@ -250,11 +252,13 @@ class SSLSocket(socket.socket):
         raise ValueError(f"non-zero flags not allowed in calls to recv() on {self.__class__}")
 
     def recv_into(self, buffer, nbytes=None, flags=0):
-        """Decrypt up to ``nbytes`` (default / 0: ``len(buffer)``) straight into
-        ``buffer`` (writable bytes-like; no intermediate copy) and return the
-        count (0 at EOF).  Raises ``TypeError`` for a read-only buffer,
-        ``ValueError`` for ``nbytes`` < 0 or > ``len(buffer)`` or non-zero
-        ``flags``; see ``read`` for the rest."""
+        """Decrypt up to ``nbytes`` (None / 0 / negative: ``len(buffer)``, as
+        the stdlib) straight into ``buffer`` (writable bytes-like; no
+        intermediate copy) and return the count (0 at EOF).  ``flags`` may be
+        0 or ``socket.MSG_PEEK`` (tlsfast addition: ``SSL_peek_ex``).  Raises
+        ``TypeError`` for a read-only buffer, ``ValueError`` for ``nbytes`` >
+        ``len(buffer)`` (the stdlib silently reads less) or other ``flags``;
+        see ``read`` for the rest."""
         sslobj = self._sslobj
         if sslobj is None:
             if nbytes is None:
@@ -263,9 +267,7 @@ class SSLSocket(socket.socket):
         if flags != 0 and flags != _MSG_PEEK:
             raise ValueError(f"non-zero flags not allowed in calls to recv_into() on {self.__class__}")
         if nbytes is None:
-            nbytes = 0
-        elif nbytes < 0:
-            raise ValueError("negative buffersize in recv_into")
+            nbytes = 0     # as the stdlib: 0 or negative means the whole buffer
         return (<_SSLConnection>sslobj).read_into(buffer, nbytes, OP_PEEK if flags else OP_READ, True)
 
     def try_recv_into(self, buffer, nbytes=0):
@@ -277,8 +279,6 @@ class SSLSocket(socket.socket):
         sslobj = self._sslobj
         if sslobj is None:
             raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
-        if nbytes < 0:
-            raise ValueError("negative buffersize in recv_into")
         return (<_SSLConnection>sslobj).read_into(buffer, nbytes, OP_READ, False)
 
     def recvfrom(self, buflen=1024, flags=0):
@@ -541,4 +541,5 @@ import errno as _errno_module
 errno_ENOTCONN = _errno_module.ENOTCONN
 errno_EINPROGRESS = _errno_module.EINPROGRESS
 errno_EWOULDBLOCK = _errno_module.EWOULDBLOCK
+errno_EBADF = _errno_module.EBADF
 

@@ -35,6 +35,7 @@ from libc.string cimport memcpy, strlen
 
 from tlsfast._openssl cimport *
 
+import operator
 import os
 import socket
 import ssl as _ssl

@@ -186,8 +186,8 @@ class _FastPathMixin:
 
         ``buffer`` is any writable object with the buffer protocol
         (``bytearray``, writable ``memoryview``, ...); ``nbytes`` is a byte
-        count, ``0`` (or negative, or larger than the buffer) meaning the
-        whole buffer.  Returns the number of bytes written at the start of
+        count, ``0`` (or negative) meaning the whole buffer; larger than the
+        buffer raises ``ValueError``.  Returns the number of bytes written at the start of
         ``buffer`` (> 0); 0 at end of stream -- the peer's close_notify, or
         an EOF without it (ragged EOF) when ``suppress_ragged_eofs`` is true
         (sockets only); else ``WANT_READ`` / ``WANT_WRITE``.  A single call
@@ -207,6 +207,10 @@ class _FastPathMixin:
         socket is closed or unwrapped.
         """
         sslobj = self._io_obj("Read")
+        if nbytes > 0:
+            with memoryview(buffer) as view:
+                if nbytes > view.nbytes:
+                    raise ValueError("nbytes is greater than the length of the buffer")
         try:
             n = sslobj.read(nbytes, buffer)
         except SSLWantReadError:
@@ -398,6 +402,11 @@ class SSLContext(_ssl.SSLContext):
 
     sslsocket_class = SSLSocket
     sslobject_class = SSLObject
+
+    def __init__(self, protocol=None, *args, **kwargs):
+        # as the compiled implementation: servers refuse renegotiation
+        if protocol == _ssl.PROTOCOL_TLS_SERVER:
+            self.options |= _ssl.OP_NO_RENEGOTIATION
 
     def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
                  session=None):
