@@ -1,0 +1,178 @@
+"""tlsfast.eventlet: cooperative tlsfast sockets in eventlet and eventlet.wsgi.
+
+Every test runs per implementation (``impl``: c / python).  eventlet never
+runs in this process: the in-process scenarios run once per implementation
+in a subprocess (``tests/green/scenarios.py suite eventlet IMPL``, results
+cached per module), and ``eventlet.wsgi.server`` on a listening
+``tlsfast.eventlet.GreenSSLSocket`` runs as a subprocess driven from here by
+``requests``, ``urllib3``, ``curl`` and raw sockets.  Needs eventlet
+installed (the ``eventlet`` extra); a missing eventlet fails these tests,
+it never skips them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import green_support as gs
+
+LIB = "eventlet"
+SUITE = gs.SuiteResults(LIB)
+SERVERS = gs.Servers(LIB)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cleanup_servers():
+    yield
+    SERVERS.close()
+
+
+def scenario(impl, certs, name):
+    return SUITE.get(impl.name, certs, name)
+
+
+# --------------------------------------------------------------------------
+# in-process scenarios (one eventlet subprocess per implementation)
+# --------------------------------------------------------------------------
+
+def test_200_clients_1mib_each_hash_checked(impl, certs):
+    """A listening GreenSSLSocket + GreenPool against 200 concurrent green
+    tlsfast clients, 1 MiB up and 1 MiB down each."""
+    data = scenario(impl, certs, "many_clients")
+    assert data["clients"] == 200
+    assert data["server_tls_modules"] == [impl.module.__name__]
+
+
+def test_handshake_timeout_silent_server(impl, certs):
+    data = scenario(impl, certs, "timeout_handshake")
+    assert data["exc"] == "TimeoutError"  # socket.timeout
+    assert data["msg"] == "The handshake operation timed out"
+    assert 0.25 <= data["elapsed"] < 3.0, data
+
+
+def test_recv_timeout_then_late_data(impl, certs):
+    data = scenario(impl, certs, "timeout_recv")
+    assert data["exc"] == "TimeoutError" and data["msg"] == "The read operation timed out"
+    assert 0.25 <= data["elapsed"] < 3.0, data
+    assert data["late"] == "late"
+
+
+def test_server_side_handshake_timeout(impl, certs):
+    data = scenario(impl, certs, "timeout_server_side")
+    assert data["exc"] == "TimeoutError"
+    assert 0.25 <= data["elapsed"] < 3.0, data
+
+
+def test_two_readers_second_simultaneous_read(impl, certs):
+    data = scenario(impl, certs, "concurrent_read")
+    assert data["exc"] == "RuntimeError", data
+    assert data["msg"].startswith("Second simultaneous read"), data
+    assert data["first"] == "x"
+
+
+def test_close_wakes_blocked_reader(impl, certs):
+    data = scenario(impl, certs, "close_wakes_reader")
+    assert data["outcome"] == ["data", ""], data  # IOClosed reads as end of stream
+    assert data["elapsed"] < 1.0
+    assert data["closed_fileno"] == -1
+
+
+def test_unwrap_both_sides_then_cleartext(impl, certs):
+    data = scenario(impl, certs, "unwrap")
+    assert data["reply"] == "UNWRAP"
+    assert data["client_version_before"] in ("TLSv1.2", "TLSv1.3")
+    assert data["client_version_after"] is None and data["server_version_after"] is None
+    assert data["server_same_object"] is True
+    assert data["client_got"] == "clear from server"
+    assert data["server_got"] == "clear from client"
+    assert data["second_unwrap"] == "ValueError"
+
+
+def test_close_makefile_and_context_manager(impl, certs):
+    data = scenario(impl, certs, "close_behaviour")
+    assert data["reply_after_close_with_file"] == "echo:hello\n"
+    assert data["server"] == [["server_line", "hello\n"], ["server_eof", ""]]
+    assert data["fileno_after"] == -1
+    assert data["send_after_close"] in ("OSError", "ValueError")
+    assert data["ctx_reply"] == "echo:ctx\n" and data["ctx_closed_fileno"] == -1
+
+
+def test_peer_close_with_and_without_close_notify(impl, certs):
+    data = scenario(impl, certs, "peer_close")
+    assert data == {"notify": ["bye", ""], "ragged": ["bye", ""]}
+
+
+def test_timeout_zero_is_nonblocking(impl, certs):
+    data = scenario(impl, certs, "nonblocking")
+    assert data == {"exc": "SSLWantReadError", "exc2": "SSLWantReadError"}
+
+
+def test_wrap_unconnected_then_connect(impl, certs):
+    data = scenario(impl, certs, "connect_later")
+    assert data["before"] == [None, None]
+    assert data["version"] in ("TLSv1.2", "TLSv1.3")
+    assert data["alpn"] == "http/1.1"
+    assert data["peer_san"] == "localhost"
+    assert data["tls_module"] == impl.module.__name__
+    assert data["data"] == data["data2"] == "hi"
+    assert data["connect_ex"] == 0
+
+
+def test_listening_socket_accept_defers_handshake(impl, certs):
+    data = scenario(impl, certs, "listening_accept")
+    assert data["accepted_class"] == "GreenSSLSocket"
+    assert data["version_at_accept"] is None  # handshake at the first read
+    assert data["reply"] == "dcba"
+
+
+def test_wrap_ssl_helper(impl, certs):
+    data = scenario(impl, certs, "wrap_ssl")
+    assert data["reply"] == "ABC"
+    assert data["tls_module"] == impl.module.__name__
+    assert data["verified"] is True
+    # secure by default: a client without ca_certs uses the system CAs
+    assert data["unverified_rejected"] == "SSLCertVerificationError"
+    assert data["server_saw"] in ("TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE"), data
+
+
+# --------------------------------------------------------------------------
+# eventlet.wsgi.server serving HTTPS through tlsfast
+# --------------------------------------------------------------------------
+
+def test_wsgi_requests_keepalive(impl, certs):
+    port = SERVERS.port(impl.name, certs)
+    gs.check_requests(port, certs.ca_pem, impl.module.__name__)
+
+
+def test_wsgi_urllib3_verifies(impl, certs):
+    port = SERVERS.port(impl.name, certs)
+    gs.check_urllib3(port, certs.ca_pem, certs.other_ca_pem)
+
+
+@pytest.mark.interop
+def test_wsgi_curl(impl, certs, tmp_path):
+    port = SERVERS.port(impl.name, certs)
+    gs.check_curl(port, certs.ca_pem, tmp_path)
+
+
+def test_wsgi_survives_vanishing_clients(impl, certs):
+    port = SERVERS.port(impl.name, certs)
+    try:
+        result = gs.check_vanishing_clients(port, certs.ca_pem)
+    except Exception as exc:  # noqa: BLE001 - add the server's log
+        pytest.fail(f"{exc!r}\nserver output:\n{SERVERS.output(impl.name)[-6000:]}")
+    assert result["last_request_seconds"] < 5.0, result
+    stats = gs.stats(port, certs.ca_pem)
+    assert stats["tls_modules"] == [impl.module.__name__]
+
+
+# --------------------------------------------------------------------------
+# imports
+# --------------------------------------------------------------------------
+
+def test_import_error_names_the_extra():
+    gs.check_import_without_library(LIB)
+
+
+def test_import_tlsfast_does_not_import_eventlet():
+    gs.check_tlsfast_does_not_import(LIB)
