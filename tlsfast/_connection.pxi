@@ -457,7 +457,14 @@ cdef class _SSLConnection:
     # ------------------------------------------------------------------
     # beyond the stdlib (pyOpenSSL's Connection has these)
 
+    cdef inline int _guard(self) except -1:
+        """Wait while another thread is inside this SSL* (see GIL policy)."""
+        if self.busy:
+            self._wait_not_busy()
+        return 0
+
     cdef int _require_handshake(self) except -1:
+        self._guard()
         if self.ssl == NULL or not SSL_is_init_finished(self.ssl):
             raise ValueError("handshake not done yet")
         return 0
@@ -535,19 +542,25 @@ cdef class _SSLConnection:
         self._io(OP_HANDSHAKE, NULL, 0, False)
 
     def renegotiate(self):
-        """TLS <= 1.2: start a renegotiation (``SSL_renegotiate``); it completes
-        while data is read and written afterwards.  tlsfast servers refuse
-        renegotiation unless ``OP_NO_RENEGOTIATION`` is cleared.  Raises
-        ``ValueError`` before the handshake, ``ssl.SSLError`` on TLS 1.3."""
+        """TLS <= 1.2: ask for a renegotiation (``SSL_renegotiate``).  Only
+        starts it: the following reads and writes drive it to completion
+        (``renegotiate_pending()`` says when it is done).  A tlsfast server
+        refuses it by default (``OP_NO_RENEGOTIATION``; OpenSSL 3 servers also
+        refuse client-initiated renegotiation unless
+        ``SSL_OP_ALLOW_CLIENT_RENEGOTIATION`` is set), and the client then
+        gets ``ssl.SSLError`` (reason ``NO_RENEGOTIATION``) from that read.
+        Raises ``ValueError`` before the handshake, ``ssl.SSLError`` on
+        TLS 1.3."""
         self._require_handshake()
         ERR_clear_error()
         if SSL_renegotiate(self.ssl) != 1:
             raise _ssl_error_from_queue()
-        self._io(OP_HANDSHAKE, NULL, 0, False)
 
     def renegotiate_pending(self):
-        """True while a renegotiation started here has not finished."""
-        return bool(SSL_in_init(self.ssl))
+        """True from ``renegotiate()`` until that renegotiation has completed
+        (``SSL_renegotiate_pending``)."""
+        self._guard()
+        return bool(SSL_renegotiate_pending(self.ssl))
 
     cdef list _chain(self, stack_st_X509 *sk, bint binary_form):
         cdef int i
@@ -599,6 +612,7 @@ cdef class _SSLConnection:
 
     @context.setter
     def context(self, SSLContext ctx not None):
+        self._guard()
         if SSL_set_SSL_CTX(self.ssl, ctx._checked()) == NULL:
             raise _ssl_error_from_queue()
         self.ctx = ctx
@@ -614,6 +628,7 @@ cdef class _SSLConnection:
     def session(self, value):
         if not isinstance(value, SSLSession):
             raise TypeError("Value is not a SSLSession.")
+        self._guard()
         if self.server_side:
             raise ValueError("Cannot set session for server-side SSLSocket.")
         if SSL_is_init_finished(self.ssl):
@@ -691,6 +706,7 @@ cdef class _SSLConnection:
         return buf[:n]
 
     def verify_client_post_handshake(self):
+        self._guard()
         ERR_clear_error()
         if SSL_verify_client_post_handshake(self.ssl) != 1:
             raise _ssl_error_from_queue()

@@ -388,6 +388,7 @@ cdef extern from "openssl/ssl.h" nogil:
     long SSL_get_verify_result(const SSL *ssl)
     int SSL_key_update(SSL *s, int updatetype)
     int SSL_renegotiate(SSL *s)
+    int SSL_renegotiate_pending(const SSL *s)
 
     # inspection
     X509 *SSL_get1_peer_certificate(const SSL *s)
@@ -495,6 +496,7 @@ cdef extern from "openssl/ssl.h" nogil:
     const uint64_t SSL_OP_SINGLE_ECDH_USE
     const uint64_t SSL_OP_NO_TICKET
     const uint64_t SSL_OP_NO_RENEGOTIATION
+    const uint64_t SSL_OP_ALLOW_CLIENT_RENEGOTIATION
     const uint64_t SSL_OP_ENABLE_MIDDLEBOX_COMPAT
     const uint64_t SSL_OP_IGNORE_UNEXPECTED_EOF
     const uint64_t SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS

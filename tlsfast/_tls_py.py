@@ -28,6 +28,7 @@ Wrapper-specific behaviour goes through three small hooks: ``_handshake_obj``
 ``SSLSocket.unwrap``).
 """
 
+import socket as _socket
 import ssl as _ssl
 import sys as _sys
 
@@ -332,6 +333,7 @@ class _BeyondStdlibMixin:
     renegotiate = _not_in_stdlib("renegotiate() (SSL_renegotiate)")
     renegotiate_pending = _not_in_stdlib("renegotiate_pending() (SSL_in_init)")
     peek = _not_in_stdlib("peek() (SSL_peek_ex)")
+    _peek_flag = _not_in_stdlib("recv(n, MSG_PEEK) / recv_into(..., MSG_PEEK) (SSL_peek)")
     get_peer_cert_chain = _not_in_stdlib("get_peer_cert_chain() (SSL_get_peer_cert_chain)")
     get_verified_chain = _not_in_stdlib("get_verified_chain() (SSL_get0_verified_chain)")
 
@@ -375,10 +377,19 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _ssl.SSLSocket):
         # SSLSocket.unwrap(): the socket object stays, its TLS layer goes
         self._sslobj = None
 
+    def recv(self, buflen=1024, flags=0):
+        """``ssl.SSLSocket.recv``; ``socket.MSG_PEEK`` raises
+        ``NotImplementedError`` (the compiled implementation supports it)."""
+        if flags == _socket.MSG_PEEK and self._sslobj is not None:
+            self._peek_flag()
+        return super().recv(buflen, flags)
+
     def recv_into(self, buffer, nbytes=None, flags=0):
         """``ssl.SSLSocket.recv_into``, except that ``nbytes`` larger than the
         buffer raises ``ValueError`` (as ``socket.recv_into`` does) where the
         stdlib silently reads less; same in both implementations."""
+        if flags == _socket.MSG_PEEK and self._sslobj is not None:
+            self._peek_flag()
         if self._sslobj is not None and nbytes:
             with memoryview(buffer) as view:
                 if nbytes > view.nbytes:
