@@ -41,3 +41,17 @@ test: build
 
 clean:
 	rm -rf build $(VENV) tlsfast/_tls_c.c tlsfast/*.so tlsfast/_tls_c.html
+
+# make bench -- tlsfast side by side with stdlib ssl, pyOpenSSL and a C floor
+# (bench/, docs/benchmarks.md); results go to bench/results/.
+#   make bench BENCH_ARGS=--quick        (about 3 minutes; the full run about 25)
+#   make bench BENCH_ARGS="--only 'echo*' --reps 5"
+BENCH_ARGS ?=
+.PHONY: bench
+
+$(VENV)/.bench-stamp: $(VENV)/.stamp pyproject.toml
+	$(BIN)/pip install -q -e ".[bench]" --no-build-isolation
+	touch $@
+
+bench: build $(VENV)/.bench-stamp
+	$(PYTHON) -m tlsfast bench $(BENCH_ARGS)
