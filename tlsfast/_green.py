@@ -48,6 +48,7 @@ WRITE_TIMEOUT = "The write operation timed out"
 HANDSHAKE_TIMEOUT = "The handshake operation timed out"
 
 _UNSET = object()
+_BYTES_TYPES = (bytes, bytearray)
 
 
 def missing_library(module: str, library: str, exc: BaseException) -> ImportError:
@@ -368,20 +369,28 @@ class GreenTLSMixin:
             raise ValueError(
                 f"non-zero flags not allowed in calls to sendall() on {self.__class__}")
         try_send = tls.try_send
+        n = try_send(data)
+        if n >= 0 and type(data) in _BYTES_TYPES and n == len(data):
+            return None  # the common case: all taken at once
         with memoryview(data) as view, view.cast("B") as chunk:
             total = len(chunk)
             sent = 0
             deadline = _UNSET
-            while sent < total:
-                n = try_send(chunk[sent:] if sent else chunk)
+            while True:
                 if n > 0:
                     sent += n
+                    if sent >= total:
+                        return None
+                    n = try_send(chunk[sent:])
                     continue
+                if not total:
+                    return None
                 if n == 0:  # cannot happen for non-empty data; never spin
                     raise OSError("TLS send accepted no data")
                 if deadline is _UNSET:
                     deadline = self._deadline(n)
                 self._wait_until(n, deadline, WRITE_TIMEOUT)
+                n = try_send(chunk[sent:] if sent else chunk)
 
     # -- handshake and shutdown ------------------------------------------------
 

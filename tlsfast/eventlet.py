@@ -58,7 +58,7 @@ try:
     from eventlet.greenio.base import socket_accept as _socket_accept
     from eventlet.greenio.base import socket_timeout as _socket_timeout
     from eventlet.hubs import IOClosed, notify_opened as _notify_opened
-    from eventlet.hubs import get_hub as _get_hub
+    from eventlet.hubs import _threadlocal as _hubs_threadlocal
     from eventlet.hubs import trampoline as _trampoline
     from eventlet.patcher import original as _original
 except ImportError as _exc:  # pragma: no cover - exercised in a subprocess
@@ -160,6 +160,24 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
             _trampoline(self.fd, write=True, timeout=timeout,
                         timeout_exc=_socket_timeout(message) if timeout is not None else None,
                         mark_as_closed=self._mark_as_closed)
+
+    def _finish(self, call, args, code, message, block=False):
+        # the common case inlined: no timeout -> trampoline directly
+        timeout = self._timeout
+        if timeout is not None and not (block and timeout == 0.0):
+            return _green.GreenTLSMixin._finish(self, call, args, code, message, block)
+        fd = self.fd
+        mark = self._mark_as_closed
+        while True:
+            if self._closed:
+                raise IOClosed()
+            if code == WANT_READ:
+                _trampoline(fd, read=True, mark_as_closed=mark)
+            else:
+                _trampoline(fd, write=True, mark_as_closed=mark)
+            code = call(*args)
+            if code >= 0:
+                return code
 
     def _plain_recv(self, buflen, flags):
         return _GreenSocket.recv(self, buflen, flags)
@@ -284,13 +302,15 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
             return
         fileno = fd.fileno()
         if fileno >= 0 and getattr(fd, "_io_refs", 0) <= 0:
-            try:
-                hub = _get_hub()
-                hub.mark_as_reopened(fileno)   # defang its listeners, queue IOClosed
-                if hub.closed:
-                    hub.schedule_call_global(0, _noop)  # deliver on the next loop turn
-            except Exception:  # noqa: BLE001 - e.g. from __del__ in a thread without a hub
-                pass
+            # this thread's hub, if it has one (never create one from close/__del__)
+            hub = getattr(_hubs_threadlocal, "hub", None)
+            if hub is not None:
+                try:
+                    hub.mark_as_reopened(fileno)   # defang its listeners, queue IOClosed
+                    if hub.closed:
+                        hub.schedule_call_global(0, _noop)  # deliver on the next loop turn
+                except Exception:  # noqa: BLE001 - best effort, e.g. a hub shutting down
+                    pass
         fd.close()
         if fd.fileno() == -1:  # really closed (no makefile() object left)
             self._sslobj = None

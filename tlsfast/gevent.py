@@ -151,6 +151,21 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
         else:
             _wait_on_watcher(watcher, timeout, _socket_timeout(message), self.hub)
 
+    def _finish(self, call, args, code, message, block=False):
+        # the common case inlined: no timeout -> wait on the watchers directly
+        timeout = self.timeout
+        if timeout is not None and not (block and timeout == 0.0):
+            return _green.GreenTLSMixin._finish(self, call, args, code, message, block)
+        hub = self.hub
+        while True:
+            watcher = self._read_event if code == WANT_READ else self._write_event
+            if watcher is None:  # closed (maybe by another greenlet)
+                raise _cancel_wait_ex()
+            _wait_on_watcher(watcher, None, None, hub)
+            code = call(*args)
+            if code >= 0:
+                return code
+
     def _plain_recv(self, buflen, flags):
         return _GeventSocket.recv(self, buflen, flags)
 
