@@ -179,6 +179,10 @@ cdef class _SSLConnection:
         cdef SSL_CTX *c = ctx._checked()
         cdef X509_VERIFY_PARAM *param
         cdef bytes packed_ip, host
+        if server_side and ctx.protocol == _PROTOCOL_TLS_CLIENT:
+            raise _SSLError("Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
+        if not server_side and ctx.protocol == _PROTOCOL_TLS_SERVER:
+            raise _SSLError("Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
         self.ctx = ctx
         self._initial_ctx = ctx
         self.server_side = server_side
@@ -458,8 +462,10 @@ cdef class _SSLConnection:
     # beyond the stdlib (pyOpenSSL's Connection has these)
 
     cdef inline int _guard(self) except -1:
-        """Wait while another thread is inside this SSL* (see GIL policy)."""
-        if self.busy:
+        """Wait while another thread is inside this SSL* (see GIL policy).
+        The same thread may come back in from a callback (an ``sni_callback``
+        setting ``sslsocket.context``): that is not I/O and is allowed."""
+        if self.busy and self.busy_thread != PyThread_get_thread_ident():
             self._wait_not_busy()
         return 0
 

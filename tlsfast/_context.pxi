@@ -19,6 +19,8 @@ cdef object _Options = _ssl.Options
 cdef object _VerifyMode = _ssl.VerifyMode
 cdef object _VerifyFlags = _ssl.VerifyFlags
 cdef object _Purpose = _ssl.Purpose
+cdef uint64_t _OP_NO_VERSIONS = (SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1
+                                 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3)
 
 # pinned-version protocols (deprecated in the stdlib, still accepted)
 cdef dict _PINNED_PROTOCOLS = {
@@ -163,6 +165,9 @@ cdef class SSLContext:
                           DeprecationWarning, stacklevel=2)
             protocol = _PROTOCOL_TLS
         protocol = _ssl._SSLMethod(protocol)
+        if protocol not in (_PROTOCOL_TLS_CLIENT, _PROTOCOL_TLS_SERVER):
+            import warnings
+            warnings.warn(f"ssl.{protocol.name} is deprecated", DeprecationWarning, stacklevel=2)
         if protocol == _PROTOCOL_TLS_CLIENT:
             method = TLS_client_method()
         elif protocol == _PROTOCOL_TLS_SERVER:
@@ -334,7 +339,10 @@ cdef class SSLContext:
                              "highest and lowest version.")
 
     cdef int _version_arg(self, value, int minimum) except -1:
-        v = int(value)
+        v = operator.index(value)
+        if v in (SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION):
+            import warnings
+            warnings.warn(f"ssl.{_TLSVersion(v)} is deprecated", DeprecationWarning, stacklevel=3)
         if v == _TLSVersion.MINIMUM_SUPPORTED or v == _TLSVersion.MAXIMUM_SUPPORTED:
             return 0
         if v not in (SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION):
@@ -381,6 +389,10 @@ cdef class SSLContext:
     def options(self, value):
         cdef uint64_t new = operator.index(value)
         cdef uint64_t old = SSL_CTX_get_options(self._checked())
+        if (new & ~old) & _OP_NO_VERSIONS:
+            import warnings
+            warnings.warn("ssl.OP_NO_SSL*/ssl.OP_NO_TLS* options are deprecated",
+                          DeprecationWarning, stacklevel=2)
         SSL_CTX_clear_options(self.ctx, old & ~new)
         SSL_CTX_set_options(self.ctx, new & ~old)
 
@@ -448,7 +460,7 @@ cdef class SSLContext:
                     if saved != 0:
                         ERR_clear_error()
                         raise OSError(saved, os.strerror(saved), os.fsdecode(path))
-                    raise _ssl_error_from_queue(None, "PEM lib")
+                    raise _ssl_error_from_queue()
             ERR_clear_error()
             if SSL_CTX_check_private_key(ctx) != 1:
                 raise _ssl_error_from_queue()
@@ -551,6 +563,47 @@ cdef class SSLContext:
             ERR_clear_error()
         finally:
             BIO_free(bio)
+
+    def load_dh_params(self, path):
+        """Load Diffie-Hellman parameters (PEM) for DHE key exchange from the
+        file ``path`` (str, bytes or path-like).  Mirrors
+        ``ssl.SSLContext.load_dh_params`` (``PEM_read_bio_Parameters``,
+        ``SSL_CTX_set0_tmp_dh_pkey``).  Raises ``TypeError`` for a bad path
+        type, ``OSError`` when the file cannot be read, ``ssl.SSLError`` when it
+        holds no DH parameters."""
+        cdef bytes data
+        cdef BIO *bio
+        cdef EVP_PKEY *pkey = NULL
+        cdef char *name = NULL
+        cdef char *header = NULL
+        cdef unsigned char *der = NULL
+        cdef long derlen = 0
+        cdef const unsigned char *p
+        with open(os.fsencode(path), "rb") as f:
+            data = f.read()
+        ERR_clear_error()
+        bio = BIO_new_mem_buf(<const char *>data, len(data))
+        if bio == NULL:
+            raise _ssl_error_from_queue()
+        # Find the "DH PARAMETERS" block as PEM_read_DHparams does (other
+        # blocks are skipped; none left is the PEM library's NO_START_LINE,
+        # the error the stdlib reports), then decode it.
+        while PEM_read_bio(bio, &name, &header, &der, &derlen) == 1:
+            found = name == b"DH PARAMETERS"
+            if found:
+                p = der
+                pkey = d2i_KeyParams(EVP_PKEY_DH, NULL, &p, derlen)
+            OPENSSL_free(name)
+            OPENSSL_free(header)
+            OPENSSL_free(der)
+            if found:
+                break
+        BIO_free(bio)
+        if pkey == NULL:
+            raise _ssl_error_from_queue()
+        if SSL_CTX_set0_tmp_dh_pkey(self._checked(), pkey) != 1:
+            EVP_PKEY_free(pkey)
+            raise _ssl_error_from_queue()
 
     def load_default_certs(self, purpose=_ssl.Purpose.SERVER_AUTH):
         """Load the system's default CA certificates (``ssl.SSLContext.load_default_certs``).

@@ -87,6 +87,9 @@ cdef extern from "openssl/evp.h" nogil:
     ctypedef struct EVP_PKEY
     ctypedef struct EVP_MD
     void EVP_PKEY_free(EVP_PKEY *pkey)
+    EVP_PKEY *d2i_KeyParams(int type, EVP_PKEY **a, const unsigned char **pp, long length)
+    enum:
+        EVP_PKEY_DH
     int EVP_PKEY_get_bits(const EVP_PKEY *pkey)
     const EVP_MD *EVP_get_digestbyname(const char *name)
     const char *EVP_MD_get0_name(const EVP_MD *md)
@@ -256,6 +259,8 @@ cdef extern from "openssl/pem.h" nogil:
     X509 *PEM_read_bio_X509(BIO *bp, X509 **x, pem_password_cb *cb, void *u)
     X509 *PEM_read_bio_X509_AUX(BIO *bp, X509 **x, pem_password_cb *cb, void *u)
     int PEM_write_bio_X509(BIO *bp, X509 *x)
+    EVP_PKEY *PEM_read_bio_Parameters(BIO *bp, EVP_PKEY **x)
+    int PEM_read_bio(BIO *bp, char **name, char **header, unsigned char **data, long *len)
 
 cdef extern from "openssl/rand.h" nogil:
     int c_RAND_bytes "RAND_bytes"(unsigned char *buf, int num)
@@ -322,6 +327,7 @@ cdef extern from "openssl/ssl.h" nogil:
     long SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode)
     long SSL_CTX_get_session_cache_mode(SSL_CTX *ctx)
     long SSL_CTX_set_dh_auto(SSL_CTX *ctx, int onoff)
+    int SSL_CTX_set0_tmp_dh_pkey(SSL_CTX *ctx, EVP_PKEY *dhpkey)
     void *SSL_CTX_get_ex_data(const SSL_CTX *ctx, int idx)
     int SSL_CTX_set_ex_data(SSL_CTX *ctx, int idx, void *data)
     long SSL_CTX_sess_number(SSL_CTX *ctx)

@@ -63,6 +63,7 @@ class SSLSocket(socket.socket):
             if e.errno != errno_ENOTCONN:
                 raise
             connected = False
+            _refuse_pre_handshake_data(self, e.errno)
         else:
             connected = True
         self._connected = connected
@@ -537,9 +538,36 @@ class SSLSocket(socket.socket):
         return self._engine().cipher_bits()
 
 
+def _refuse_pre_handshake_data(sock, err):
+    """CVE-2023-40217, as the stdlib (3.11.5+): a peer that sent cleartext
+    and reset before we wrapped must not have that data returned by ``recv``
+    as if it had come through TLS."""
+    timeout = _socket_socket.gettimeout(sock)
+    _socket_socket.settimeout(sock, 0.0)
+    try:
+        data = _socket_socket.recv(sock, 1)
+    except OSError as e:
+        if e.errno not in (errno_ENOTCONN, errno_EINVAL):
+            raise
+        data = b""
+    finally:
+        _socket_socket.settimeout(sock, timeout)
+    if data:
+        reason = "Closed before TLS handshake with data in recv buffer."
+        exc = _SSLError(err, reason)
+        exc.reason = reason
+        exc.library = None
+        try:
+            sock.close()
+        except OSError:
+            pass
+        raise exc
+
+
 import errno as _errno_module
 errno_ENOTCONN = _errno_module.ENOTCONN
 errno_EINPROGRESS = _errno_module.EINPROGRESS
 errno_EWOULDBLOCK = _errno_module.EWOULDBLOCK
 errno_EBADF = _errno_module.EBADF
+errno_EINVAL = _errno_module.EINVAL
 
