@@ -10,7 +10,7 @@ EXT_SRC := tlsfast/_tls_c.pyx $(wildcard tlsfast/*.pxi) tlsfast/_openssl.pxd set
 EXT := $(shell $(PY) -c "import sysconfig; print('tlsfast/_tls_c' + sysconfig.get_config_var('EXT_SUFFIX'))")
 PYTEST_ARGS ?=
 
-.PHONY: venv build serve test info clean check-c
+.PHONY: venv build serve test info clean check-c test-stdlib
 
 $(VENV)/.stamp: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -55,3 +55,8 @@ $(VENV)/.bench-stamp: $(VENV)/.stamp pyproject.toml
 
 bench: build $(VENV)/.bench-stamp
 	$(PYTHON) -m tlsfast bench $(BENCH_ARGS)
+
+# CPython's own test_ssl (installed with Python) with tlsfast in place of ssl
+test-stdlib: build
+	$(PYTHON) tests/stdlib/run_test_ssl.py --impl python -q
+	$(PYTHON) tests/stdlib/run_test_ssl.py --impl c -q

@@ -106,6 +106,7 @@ EXCLUDED: dict[str, dict[str, tuple[str, str]]] = {
         "TestPostHandshakeAuth.test_internal_chain_server": (INTERNALS, "echo server calls sslconn._sslobj.get_verified_chain(); hangs the client"),
         "TestSSLDebug.test_msg_callback": (INTERNALS, "SSLContext._msg_callback (private debug hook)"),
         "TestSSLDebug.test_msg_callback_tls12": (INTERNALS, "SSLContext._msg_callback (private debug hook)"),
+        "SimpleBackgroundTests.test_bio_handshake": (INTERNALS, "sslobj._sslobj.owner (private); the rest passes"),
     },
     "python": {},
 }
@@ -114,18 +115,7 @@ A = "a: real difference"
 #: impl -> {"Class.test": (category, note)}: run and counted, annotated in the summary
 #: (tests/stdlib/README.md has the diagnosis and the proposed fix of each)
 KNOWN: dict[str, dict[str, tuple[str, str]]] = {
-    "c": {
-        "TestPreHandshakeClose.test_preauth_data_to_tls_server": (A, "A1 CVE-2023-40217: pre-handshake data readable"),
-        "TestPreHandshakeClose.test_preauth_data_to_tls_client": (A, "A1 CVE-2023-40217: pre-handshake data readable"),
-        "ThreadedTests.test_echo": (A, "A2 no wrong-side context check at wrap time"),
-        "ContextTests.test_load_dh_params": (A, "A3 SSLContext.load_dh_params missing"),
-        "SSLErrorTests.test_lib_reason": (A, "A3 SSLContext.load_dh_params missing"),
-        "ThreadedTests.test_dh_params": (A, "A3 SSLContext.load_dh_params missing"),
-        "ContextTests.test_load_cert_chain": (A, "A4 'PEM lib' forced over the queue's reason"),
-        "BasicSocketTests.test_openssl111_deprecations": (A, "A5 DeprecationWarnings missing"),
-        # only with --membio (excluded otherwise)
-        "SimpleBackgroundTests.test_bio_handshake": (INTERNALS, "sslobj._sslobj.owner; the rest of the test passes"),
-    },
+    "c": {},
     "python": {},
 }
 
@@ -568,8 +558,9 @@ def main(argv=None) -> int:
                         "never use 'network': test_ssl's network tests leave the machine)")
     p.add_argument("--no-exclude", action="store_true",
                    help="also run the tests EXCLUDED for this implementation")
-    p.add_argument("--membio", action="store_true",
-                   help="also substitute tlsfast's SSLObject/MemoryBIO and run the memory-BIO tests")
+    p.add_argument("--membio", action=argparse.BooleanOptionalAction, default=True,
+                   help="also substitute tlsfast's SSLObject/MemoryBIO and run the memory-BIO "
+                        "tests (default; --no-membio keeps the stdlib's)")
     p.add_argument("--json", metavar="FILE", help="write every outcome to FILE")
     p.add_argument("--list", action="store_true", help="list the test ids and exit")
     p.add_argument("--tlsfast-path", default=ROOT,
