@@ -77,10 +77,19 @@ def plain_wrap_socket(ctx, raw, *, server_side, suppress_ragged_eofs,
     """Wrap ``raw`` (a connected plain socket in non-blocking mode) with
     the tlsfast implementation's own ``wrap_socket``, never a green one."""
     base = getattr(type(ctx), "_tlsfast_base", None) or type(ctx)
-    return base.wrap_socket(
+    tls = base.wrap_socket(
         ctx, raw, server_side=server_side, do_handshake_on_connect=False,
         suppress_ragged_eofs=suppress_ragged_eofs,
         server_hostname=server_hostname, session=session)
+    if not hasattr(tls, "try_recv_into"):
+        tls.close()
+        raise TypeError(
+            f"{type(ctx).__module__}.{type(ctx).__name__}.wrap_socket returned "
+            f"{type(tls).__module__}.{type(tls).__name__}, not a tlsfast socket: "
+            "tlsfast's pure-Python implementation subclasses the stdlib ssl classes, "
+            "so it must be imported before gevent / eventlet monkey-patch the ssl "
+            "module (or use the compiled implementation, TLSFAST_IMPL=c)")
+    return tls
 
 
 def check_wrap_args(context, server_side, server_hostname, session):

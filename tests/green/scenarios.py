@@ -5,6 +5,9 @@ monkey-patching) never touch the pytest process.
     python scenarios.py suite LIB IMPL CA CHAIN KEY [NAME ...]
         run the in-process scenarios (all, or the NAMEs) and print one JSON
         object per scenario on its own line: {"name", "ok", "data", "error"}.
+    python scenarios.py monkey LIB IMPL CA CHAIN KEY
+        monkey-patch first, then serve HTTPS through tlsfast in-process and
+        fetch it with requests from 20 greenlets; one JSON record.
     python scenarios.py serve LIB IMPL CA CHAIN KEY
         serve HTTPS through tlsfast with LIB's WSGI server (gevent: pywsgi,
         eventlet: eventlet.wsgi) on 127.0.0.1 port 0; print
@@ -734,15 +737,72 @@ def run_serve(kit: Kit) -> None:
         server.kill()
 
 
+def run_monkey(kit: Kit) -> None:
+    """In a monkey-patched process: the library's WSGI server on tlsfast,
+    fetched by ``requests`` (whose stdlib ssl is now the library's green
+    ssl) from 20 concurrent greenlets; prints one JSON record."""
+    import requests
+    record = {"name": "monkey", "ok": False, "data": None, "error": None}
+    try:
+        with kit.Timeout(SCENARIO_TIMEOUT, AssertionError("monkey: timed out")):
+            stats = {"wrapped": 0, "requests": 0, "tls_modules": []}
+            app = make_app(kit, stats)
+            listener = kit.listen()
+            port = listener.getsockname()[1]
+            if kit.lib == "gevent":
+                from gevent.pywsgi import WSGIServer
+                server = WSGIServer(listener, app, ssl_context=kit.server_ctx, log=None)
+                server.start()
+                stop = server.stop
+            else:
+                import eventlet.wsgi
+                tls_listener = kit.green.wrap_socket(listener, kit.server_ctx, server_side=True)
+                thread = kit.spawn(eventlet.wsgi.server, tls_listener, app, log_output=False)
+                stop = thread.kill
+
+            def fetch(i):
+                with requests.Session() as s:
+                    out = []
+                    for n in (10, 70_000, 10):
+                        r = s.get(f"https://127.0.0.1:{port}/big?{n}", verify=kit.ca, timeout=20)
+                        out.append(r.status_code == 200 and r.content == payload(n, n))
+                    return all(out)
+
+            t0 = time.monotonic()
+            threads = [kit.spawn(fetch, i) for i in range(20)]
+            results = [kit.wait(t) for t in threads]
+            record["data"] = {"ok_clients": sum(results), "seconds": time.monotonic() - t0,
+                              "requests": stats["requests"],
+                              "ssl_context_class": ssl.SSLContext.__module__ + "."
+                              + ssl.SSLContext.__name__}
+            stop()
+        record["ok"] = True
+    except BaseException:  # noqa: BLE001 - reported to the test
+        record["error"] = traceback.format_exc()
+    print(json.dumps(record), flush=True)
+
+
 def main(argv: list[str]) -> int:
     mode, lib, impl_name, ca, chain, key, *names = argv
     if os.environ.get("TLSFAST_IMPL") != impl_name:
         raise SystemExit(f"TLSFAST_IMPL must be {impl_name!r}")
+    if mode == "monkey":  # before anything imports the library's modules
+        # ... except tlsfast: its pure-Python implementation subclasses the
+        # stdlib ssl classes and must see the unpatched ones (documented)
+        import tlsfast._tls_py  # noqa: F401
+        if lib == "gevent":
+            from gevent import monkey
+            monkey.patch_all()
+        else:
+            import eventlet
+            eventlet.monkey_patch()
     kit = Kit(lib, impl_name, ca, chain, key)
     if mode == "suite":
         run_suite(kit, names)
     elif mode == "serve":
         run_serve(kit)
+    elif mode == "monkey":
+        run_monkey(kit)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     return 0
