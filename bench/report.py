@@ -335,11 +335,11 @@ rewrites this page from the run.
 * The echo rows share two cores between the measured server and the C load
   generator; the C floor's echo server can be faster than the load
   generator drives it, so read its CPU column too.
-* On a busy machine wall-time ratios spread; the CPU-time ratios, and
-  repeated runs, are the check.  For a load-independent cross-check,
-  `valgrind --tool=callgrind` instruction counts of a loop (C floor vs
-  Python, two loop lengths subtracted) are what the profiling notes in the
-  issue used.
+* On a busy machine wall-time ratios spread (the load averages are in the
+  run's header); the CPU-time ratios and repeated runs are the check.  For a
+  load-independent cross-check, compare `valgrind --tool=callgrind`
+  instruction counts of the same loop in C and in Python (two loop lengths,
+  subtracted, so start-up cancels out).
 
 """
 
