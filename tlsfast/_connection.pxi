@@ -13,10 +13,11 @@
 #                               the GIL until the deadline, then call again
 #   anything else            -> the exception from ``_errors.pxi``'s table.
 #
-# GIL policy: the GIL is kept for reads/writes below GIL_RELEASE_BYTES (a
-# small SSL_read_ex costs less than releasing and re-taking the GIL) and
-# released for handshakes (public-key operations), shutdown, large transfers
-# and every poll().  ``busy`` marks that an SSL_* call is in progress on this
+# GIL policy: the GIL is kept for every read (one SSL_read_ex decrypts at
+# most one 16 KiB record, less work than releasing and re-taking the GIL) and
+# for writes below GIL_RELEASE_BYTES; it is released for handshakes
+# (public-key operations), shutdown, writes of GIL_RELEASE_BYTES or more, and
+# every poll().  ``busy`` marks that an SSL_* call is in progress on this
 # SSL*; a second thread arriving meanwhile (possible whenever the GIL was
 # released, or a callback ran Python code) waits until it clears, so two
 # threads are never inside one SSL* -- while one thread waits in poll() for
@@ -288,9 +289,10 @@ cdef class _SSLConnection:
         cdef size_t done = 0
         cdef size_t total = 0
         cdef double deadline = -1.0
-        # BIO mode keeps the GIL: its BIOs may call back into Python
+        # BIO mode keeps the GIL: its BIOs may call back into Python.  Reads
+        # keep it too: one SSL_read_ex decrypts at most one 16 KiB record.
         cdef bint release = self.fd >= 0 and (
-            op == OP_HANDSHAKE or op == OP_SHUTDOWN or n >= GIL_RELEASE_BYTES)
+            op == OP_HANDSHAKE or op == OP_SHUTDOWN or (op == OP_WRITE and n >= GIL_RELEASE_BYTES))
         cdef SSL *ssl = self.ssl
         if ssl == NULL:
             raise ValueError("the TLS connection is closed")
@@ -326,7 +328,9 @@ cdef class _SSLConnection:
                 code = _WANT_READ if err == SSL_ERROR_WANT_READ else _WANT_WRITE
                 if self.timeout == 0:
                     if total:
-                        self.wanted = 0
+                        # a short write: report what was taken, and that the
+                        # rest waits for ``code``'s event
+                        self.wanted = code
                         return <Py_ssize_t>total
                     self.wanted = code
                     if raise_want:

@@ -12,7 +12,9 @@ a docstring says otherwise; the additions are the non-raising fast path:
     ``WANT_READ`` / ``WANT_WRITE``.  Real errors still raise.
 ``try_send(data) -> int``
     plaintext bytes taken from ``data`` (> 0, possibly fewer than
-    ``len(data)``), or ``WANT_READ`` / ``WANT_WRITE``.
+    ``len(data)``), or ``WANT_READ`` / ``WANT_WRITE``.  After a short write
+    ``wanted_events`` is ``EVENT_WRITE`` when the rest must wait for the
+    socket to drain (send the rest at once and you get ``WANT_WRITE``).
 ``try_unwrap() -> int``
     0 when the TLS shutdown is complete (close_notify sent and received),
     else ``WANT_READ`` / ``WANT_WRITE``.

@@ -25,6 +25,13 @@ class SSLSocket(socket.socket):
     ``wanted_events``) returns ``WANT_READ`` / ``WANT_WRITE`` instead.
     """
 
+    # slots: the hot path reads ``_sslobj`` on every call (a slot is one
+    # indexed load, a dict entry a hash lookup) and idle connections are
+    # smaller; ``__dict__`` stays for users' own attributes
+    __slots__ = ("_sslobj", "_context", "_session", "_connected", "server_side",
+                 "server_hostname", "do_handshake_on_connect", "suppress_ragged_eofs",
+                 "__dict__")
+
     def __init__(self, *args, **kwargs):
         raise TypeError(
             f"{self.__class__.__name__} does not have a public constructor. "
