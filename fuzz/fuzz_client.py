@@ -1,0 +1,18 @@
+"""atheris target: tlsfast as a TLS *client* fed arbitrary bytes.
+
+The input plays the server: raw handshake flights (mutated from the recorded
+seeds in fuzz/corpus/client/), or, after a real handshake with an in-process
+server, an operation script mixing raw bytes with valid and corrupted
+records.  Format: see fuzz/_records.py.  Run: `make fuzz` or
+    LD_PRELOAD=$(python -c 'import atheris;print(atheris.path())')/asan_with_fuzzer.so \\
+    PYTHONPATH=<instrumented build> python fuzz/fuzz_client.py fuzz/corpus/client
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _records  # noqa: E402
+
+if __name__ == "__main__":
+    _records.main("client", sys.argv)
