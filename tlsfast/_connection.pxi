@@ -129,7 +129,12 @@ cdef class _SSLConnection:
     cdef int shutdown_zeros
     cdef object _incoming, _outgoing   # BIO mode: keep the Python BIO objects alive
 
-    def __cinit__(self):
+    def __cinit__(self, token=None):
+        # only SSLContext.wrap_socket / wrap_bio make these: an object from a
+        # bare __new__ would hand a NULL SSL* to OpenSSL
+        if token is not _CREATE_TOKEN:
+            raise TypeError(f"{type(self).__name__} objects are created by "
+                            "SSLContext.wrap_socket() / wrap_bio()")
         self.ssl = NULL
         self.fd = -1
 
@@ -146,7 +151,7 @@ cdef class _SSLConnection:
                                object server_hostname, object session,
                                bint suppress_ragged_eofs):
         """Socket mode: the SSL* reads and writes ``sock``'s descriptor."""
-        cdef _SSLConnection self = _SSLConnection.__new__(_SSLConnection)
+        cdef _SSLConnection self = _SSLConnection.__new__(_SSLConnection, _CREATE_TOKEN)
         self._owner = weakref.ref(sock)
         self.fd = sock.fileno()
         self.suppress_ragged_eofs = suppress_ragged_eofs
@@ -491,7 +496,7 @@ cdef class _SSLConnection:
         (bytes-like; None means no context, which differs from empty).
         Raises ``ValueError`` before the handshake or for ``length`` < 1,
         ``ssl.SSLError`` if OpenSSL refuses (e.g. a reserved label)."""
-        cdef bytes blabel = label.encode("ascii") if isinstance(label, str) else bytes(label)
+        cdef bytes blabel = label.encode("ascii") if isinstance(label, str) else bytes(memoryview(label))
         cdef bytes bctx = None if context is None else bytes(memoryview(context))
         self._require_handshake()
         if length < 1:

@@ -820,6 +820,7 @@ cdef class SSLContext:
         ``NotImplementedError`` for non-stream sockets and what the handshake
         raises when ``do_handshake_on_connect`` and the socket is connected.
         """
+        self._checked()
         return self.sslsocket_class._create(
             sock=sock, server_side=server_side,
             do_handshake_on_connect=do_handshake_on_connect,
@@ -834,6 +835,7 @@ cdef class SSLContext:
         such as the stdlib's ``ssl.MemoryBIO``.  Mirrors
         ``ssl.SSLContext.wrap_bio``; raises ``ValueError`` like ``wrap_socket``
         and ``TypeError`` when a BIO lacks ``read``/``write``/``write_eof``."""
+        self._checked()
         return self.sslobject_class._create(
             incoming, outgoing, server_side=server_side,
             server_hostname=server_hostname, session=session, context=self)

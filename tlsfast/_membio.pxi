@@ -125,7 +125,11 @@ cdef int _py_bio_write(BIO *b, const char *data, size_t n, size_t *written) noex
         return 0
     target = <object>p
     try:
-        written[0] = target.write(data[:n])
+        count = target.write(data[:n])
+        if not 0 <= count <= n:
+            raise ValueError(f"{type(target).__name__}.write() returned {count!r} "
+                             f"for {n} bytes")
+        written[0] = count
         return 1
     except BaseException as exc:
         _unraisable(exc, target)
@@ -141,6 +145,8 @@ cdef int _py_bio_read(BIO *b, char *out, size_t n, size_t *readbytes) noexcept w
     source = <object>p
     try:
         data = bytes(source.read(n))
+        if len(data) > n:
+            raise ValueError(f"{type(source).__name__}.read({n}) returned {len(data)} bytes")
         if len(data) == 0:
             readbytes[0] = 0
             if not source.eof:

@@ -12,7 +12,9 @@ cdef class SSLSession:
     cdef SSL_SESSION *session
     cdef SSLContext ctx
 
-    def __cinit__(self):
+    def __cinit__(self, token=None):
+        if token is not _CREATE_TOKEN:
+            raise TypeError("SSLSession objects are returned by SSLSocket.session")
         self.session = NULL
 
     def __init__(self):
@@ -25,7 +27,7 @@ cdef class SSLSession:
     @staticmethod
     cdef SSLSession _wrap(SSL_SESSION *session, SSLContext ctx):
         # takes ownership of one reference to ``session``
-        cdef SSLSession self = SSLSession.__new__(SSLSession)
+        cdef SSLSession self = SSLSession.__new__(SSLSession, _CREATE_TOKEN)
         self.session = session
         self.ctx = ctx
         return self

@@ -21,7 +21,7 @@ cdef class SSLObject(_SSLConnection):
     @classmethod
     def _create(cls, incoming, outgoing, server_side=False, server_hostname=None,
                 session=None, context=None):
-        cdef SSLObject self = cls.__new__(cls)
+        cdef SSLObject self = cls.__new__(cls, _CREATE_TOKEN)
         if server_side and server_hostname:
             raise ValueError("server_hostname can only be specified in client mode")
         if (<SSLContext>context)._check_hostname and not server_hostname:

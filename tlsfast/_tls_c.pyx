@@ -59,6 +59,8 @@ cdef extern from *:
 cdef class _SSLConnection
 cdef class SSLContext
 
+cdef object _CREATE_TOKEN = object()   # only our factories make engines and sessions
+
 include "_errors.pxi"
 include "_certs.pxi"
 include "_session.pxi"
