@@ -57,6 +57,12 @@ def test_recv_timeout_then_late_data(impl, certs):
     assert data["late"] == "late"
 
 
+def test_sendall_timeout_peer_not_reading(impl, certs):
+    data = scenario(impl, certs, "timeout_send")
+    assert data["exc"] == "TimeoutError" and data["msg"] == "The write operation timed out"
+    assert 0.25 <= data["elapsed"] < 3.0, data
+
+
 def test_server_side_handshake_timeout(impl, certs):
     data = scenario(impl, certs, "timeout_server_side")
     assert data["exc"] == "TimeoutError"

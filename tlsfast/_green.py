@@ -15,9 +15,10 @@ implementation still raises one inside its ``try_*``: the stdlib offers no
 other way), and no Python layer sits between the green method and the C
 call on the fast path.
 
-The user-visible timeout (``settimeout``) lives on the green object: it is
-a deadline for the whole call (like the stdlib, and like ``sendall``'s total
-duration), raising ``socket.timeout`` with the stdlib's messages.  Timeout
+The user-visible timeout (``settimeout``) lives on the green object: one
+deadline per call (like the stdlib; for ``sendall``, over all its waits),
+set when the call first has to wait, raising ``socket.timeout`` with the
+stdlib's messages.  Timeout
 0.0 means non-blocking: a would-block raises ``ssl.SSLWantReadError`` /
 ``ssl.SSLWantWriteError`` as ``ssl.SSLSocket`` does.
 

@@ -334,6 +334,33 @@ def sc_timeout_recv(kit: Kit) -> dict:
         stop()
 
 
+def sc_timeout_send(kit: Kit) -> dict:
+    """A peer that stops reading: sendall times out (socket.timeout) within
+    bound once the socket buffers are full; the deadline covers the whole
+    sendall."""
+    done = []
+
+    def handle(sock):
+        for _ in range(250):
+            if done:
+                break
+            kit.sleep(0.02)
+        sock.close()
+
+    port, stop = kit.serve_forever(handle)
+    try:
+        s = kit.client(port)
+        s.settimeout(0.3)
+        t0 = time.monotonic()
+        exc = expect_raises(socket.timeout, s.sendall, b"x" * (32 * MIB))
+        elapsed = time.monotonic() - t0
+        done.append(1)
+        s.close()
+        return {"elapsed": elapsed, "exc": type(exc).__name__, "msg": str(exc)}
+    finally:
+        stop()
+
+
 def sc_timeout_server_side(kit: Kit) -> dict:
     """A client that connects and never sends its ClientHello: the server's
     handshake times out."""
