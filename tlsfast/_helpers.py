@@ -1,6 +1,27 @@
 """Module-level helpers written once over whichever implementation is live."""
 
 import socket
+import sys
+
+
+def stdlib_original(module, name):
+    """The stdlib's own ``<module>.<name>`` class (``module`` is the module
+    object), even after gevent's or eventlet's monkey-patching replaced the
+    attribute with a green class: tlsfast's classes must derive from the
+    real ``socket.socket`` / ``ssl.SSLContext``."""
+    current = getattr(module, name)
+    for cls in getattr(current, "__mro__", ()):
+        if cls.__module__ == module.__name__ and cls.__name__ == name:
+            return cls
+    gevent_monkey = sys.modules.get("gevent.monkey")      # keeps the originals
+    if gevent_monkey is not None:
+        original = gevent_monkey.saved.get(module.__name__, {}).get(name)
+        if original is not None:
+            return original
+    eventlet_patcher = sys.modules.get("eventlet.patcher")
+    if eventlet_patcher is not None:
+        return getattr(eventlet_patcher.original(module.__name__), name)
+    return current
 
 
 def get_server_certificate(addr, ssl_version=None, ca_certs=None, timeout=None):

@@ -7,12 +7,16 @@
 
 from tlsfast._common import EVENTS_FOR_CODE as _EVENTS_FOR_CODE
 
-cdef object _socket_socket = socket.socket
+from tlsfast._helpers import stdlib_original as _stdlib_original
+
+# the real socket.socket, even when gevent/eventlet patched the module
+_StdlibSocket = _stdlib_original(socket, "socket")
+cdef object _socket_socket = _StdlibSocket
 cdef object _SSL_ERROR_EOF = _ssl.SSL_ERROR_EOF
 cdef int _MSG_PEEK = socket.MSG_PEEK
 
 
-class SSLSocket(socket.socket):
+class SSLSocket(_StdlibSocket):
     """A TLS connection over a stream socket: ``ssl.SSLSocket``, made by
     ``SSLContext.wrap_socket``.
 

@@ -39,6 +39,13 @@ from ._common import (
     Purpose,
 )
 from ._helpers import create_default_context as _create_default_context
+from ._helpers import stdlib_original
+
+# the stdlib's classes even in a monkey-patched process
+_StdlibSSLContext = stdlib_original(_ssl, "SSLContext")
+_StdlibSSLSocket = stdlib_original(_ssl, "SSLSocket")
+_StdlibSSLObject = stdlib_original(_ssl, "SSLObject")
+_CSSLContext = _StdlibSSLContext.__mro__[1]      # _ssl._SSLContext, the C type
 
 SSLWantReadError = _ssl.SSLWantReadError
 SSLWantWriteError = _ssl.SSLWantWriteError
@@ -351,7 +358,7 @@ class _BeyondStdlibMixin:
         return None if cipher is None else cipher[2]
 
 
-class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _ssl.SSLSocket):
+class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     """``ssl.SSLSocket`` plus the non-raising fast path (see the mixin).
 
     Created by ``SSLContext.wrap_socket()`` (no public constructor).
@@ -397,7 +404,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _ssl.SSLSocket):
         return super().recv_into(buffer, nbytes, flags)
 
 
-class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _ssl.SSLObject):
+class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLObject):
     """``ssl.SSLObject`` (memory BIOs) plus the non-raising fast path.
 
     Created by ``SSLContext.wrap_bio()`` (no public constructor).  The codes
@@ -407,12 +414,43 @@ class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _ssl.SSLObject):
     """
 
 
-class SSLContext(_ssl.SSLContext):
+class SSLContext(_StdlibSSLContext):
     """``ssl.SSLContext`` whose ``wrap_socket`` / ``wrap_bio`` return tlsfast's
     ``SSLSocket`` / ``SSLObject``.  Everything else is the stdlib's."""
 
     sslsocket_class = SSLSocket
     sslobject_class = SSLObject
+
+    # ssl.py's property setters reach the C type through the *module global*
+    # ``SSLContext`` (``super(SSLContext, SSLContext)``); once gevent or
+    # eventlet patch that global, they recurse.  These go to the C type
+    # directly, with ssl.py's conversions.
+    def _c_property(name, wrap):
+        base = getattr(_CSSLContext, name)
+
+        def get(self):
+            return wrap(base.__get__(self))
+
+        def set(self, value):
+            base.__set__(self, value)
+        return property(get, set, doc=f"``ssl.SSLContext.{name}``")
+
+    options = _c_property("options", _ssl.Options)
+    verify_flags = _c_property("verify_flags", _ssl.VerifyFlags)
+    verify_mode = _c_property("verify_mode", _ssl.VerifyMode)
+    maximum_version = _c_property("maximum_version", _ssl.TLSVersion)
+    del _c_property
+
+    @property
+    def minimum_version(self):
+        """``ssl.SSLContext.minimum_version``."""
+        return _ssl.TLSVersion(_CSSLContext.minimum_version.__get__(self))
+
+    @minimum_version.setter
+    def minimum_version(self, value):
+        if value == _ssl.TLSVersion.SSLv3:      # as ssl.py
+            self.options &= ~_ssl.Options.OP_NO_SSLv3
+        _CSSLContext.minimum_version.__set__(self, value)
 
     def __init__(self, protocol=None, *args, **kwargs):
         # as the compiled implementation: servers refuse renegotiation

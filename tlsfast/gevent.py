@@ -50,10 +50,10 @@ use the one ``import tlsfast`` selected (``TLSFAST_IMPL``); ``green_context``
 and ``wrap_socket`` take a context of either.  Monkey-patching is not
 needed (this module uses gevent's sockets and hub directly); it is
 harmless with the compiled implementation.  The pure-Python one subclasses
-the stdlib's ``ssl`` classes, so in a monkey-patched process it is not
-usable yet: imported after ``patch_all()`` it subclasses gevent's classes,
-imported before, its ``SSLContext`` property setters (``options``,
-``verify_mode``...) recurse once ``ssl.SSLContext`` is patched.
+the stdlib's ``ssl`` classes (the originals, also after ``patch_all()``),
+but in a monkey-patched process its ``wrap_socket`` still fails: ssl.py's
+``SSLSocket._create`` calls ``super(SSLSocket, self)`` through the module
+global that gevent replaced.  Use the compiled implementation there.
 
 Differences from ``gevent.ssl``: ``unwrap()`` raises like the stdlib when
 the peer closes without close_notify (gevent swallows ``SSLEOFError``);
