@@ -61,6 +61,18 @@ test-stdlib: build
 	$(PYTHON) tests/stdlib/run_test_ssl.py --impl python -q
 	$(PYTHON) tests/stdlib/run_test_ssl.py --impl c -q
 
+# make docs -- the Sphinx site (docs/) into docs/_build/html, warnings are errors.
+# Intersphinx uses the committed docs/_intersphinx/python3.inv (no download).
+SPHINXOPTS ?=
+.PHONY: docs
+
+$(VENV)/.docs-stamp: $(VENV)/.stamp pyproject.toml
+	$(BIN)/pip install -q -e ".[docs]" --no-build-isolation
+	touch $@
+
+docs: build $(VENV)/.docs-stamp
+	$(PYTHON) -m sphinx -E -W --keep-going -n -b html $(SPHINXOPTS) docs docs/_build/html
+
 # --- hardening (issue 6): fuzzing, sanitizers, valgrind, soak -----------------
 # Instrumented builds go to $(HARDEN_DIR)/<variant>/src, a copy of the sources
 # made by tools/build_variant.sh: tlsfast/_tls_c*.so is never rebuilt by these.
