@@ -127,6 +127,8 @@ cdef class _SSLConnection:
     cdef bint busy                # an SSL_* call is in progress
     cdef unsigned long busy_thread
     cdef int shutdown_zeros
+    cdef unsigned long writer       # thread owning the write side (0: none)
+    cdef unsigned long handshaker   # thread driving the handshake (0: none)
     cdef object _incoming, _outgoing   # BIO mode: keep the Python BIO objects alive
 
     def __cinit__(self, token=None):
@@ -283,7 +285,58 @@ cdef class _SSLConnection:
                 continue
             raise OSError(saved, os.strerror(saved))
 
+    cdef int _claim(self, int which, double deadline, int op) except -1:
+        """Wait (GIL released) until no other thread owns the write side
+        (``which`` 0) / drives the handshake (``which`` 1); then own it."""
+        cdef unsigned long me = PyThread_get_thread_ident()
+        cdef unsigned long owner
+        cdef int spins = 0
+        while True:
+            owner = self.writer if which == 0 else self.handshaker
+            if owner == 0 or owner == me:
+                break
+            if which == 1 and SSL_is_init_finished(self.ssl) and op != OP_HANDSHAKE:
+                return 0
+            if deadline >= 0 and _monotonic() >= deadline:
+                raise _socket_timeout(_TIMEOUT_MESSAGES[op])
+            with nogil:
+                usleep(50 if spins < 100 else 1000)
+            spins += 1
+        if which == 0:
+            self.writer = me
+        else:
+            self.handshaker = me
+        return 0
+
     cdef Py_ssize_t _io(self, int op, char *buf, size_t n, bint raise_want) except -100:
+        cdef double deadline = -1.0
+        cdef unsigned long me
+        cdef bint own_write = False
+        if self.fd < 0 or self.timeout == 0 or self.ssl == NULL:
+            return self._io_once(op, buf, n, raise_want)
+        me = PyThread_get_thread_ident()
+        if self.timeout > 0:
+            deadline = _monotonic() + self.timeout
+        # A blocking/timeout write may wait in poll() with a record half
+        # sent; the next SSL_write (any thread) would finish that record and
+        # be credited with it.  A handshake in progress would be driven by a
+        # concurrent SSL_read/SSL_write and leave its own thread polling for
+        # data that thread consumed.  So: one writer at a time, and nobody
+        # else while another thread drives an unfinished handshake.
+        if op == OP_HANDSHAKE or not SSL_is_init_finished(self.ssl):
+            self._claim(1, deadline, op)
+        try:
+            if op == OP_WRITE or op == OP_SHUTDOWN:
+                self._claim(0, deadline, op)
+                own_write = True
+            return self._io_once(op, buf, n, raise_want)
+        finally:
+            if own_write:
+                self.writer = 0
+            if self.handshaker == me:
+                self.handshaker = 0
+
+    cdef Py_ssize_t _io_once(self, int op, char *buf, size_t n, bint raise_want) except -100:
         """Run ``op`` to completion as the socket's timeout allows.
 
         Returns READ/PEEK: bytes read (0 = EOF); WRITE: bytes written (all of
@@ -316,6 +369,9 @@ cdef class _SSLConnection:
             else:
                 err = _ssl_call(ssl, op, buf + total, n - total, &done, &saved_errno, &ret)
             self.busy = False
+            if self.handshaker != 0 and SSL_is_init_finished(ssl) and \
+                    self.handshaker == PyThread_get_thread_ident():
+                self.handshaker = 0   # done: let the others in
             if err == SSL_ERROR_NONE:
                 if op == OP_WRITE:
                     total += done

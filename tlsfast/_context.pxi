@@ -204,7 +204,7 @@ cdef class SSLContext:
         if pinned:
             SSL_CTX_set_min_proto_version(self.ctx, pinned)
             SSL_CTX_set_max_proto_version(self.ctx, pinned)
-        elif protocol != _PROTOCOL_TLS:
+        else:  # PROTOCOL_TLS too, as the stdlib
             SSL_CTX_set_min_proto_version(self.ctx, TLS1_2_VERSION)
         # RELEASE_BUFFERS (as CPython): idle connections give their 16 KiB+
         # read and write buffers back, halving the memory of an idle one

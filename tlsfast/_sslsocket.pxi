@@ -176,14 +176,13 @@ class SSLSocket(_StdlibSocket):
                 raise OSError(errno_EBADF, os.strerror(errno_EBADF))
             raise ValueError(f"No SSL wrapper around {self}")
         timeout = self.gettimeout()
-        if timeout == 0.0 and block:
-            self.settimeout(None)
-            try:
-                self._sslobj.do_handshake()
-            finally:
-                self.settimeout(timeout)
-        else:
+        try:
+            if timeout == 0.0 and block:
+                self.settimeout(None)
             self._sslobj.do_handshake()
+        finally:
+            # as the stdlib: re-applies the mode (and fails on a dead descriptor)
+            self.settimeout(timeout)
 
     def try_do_handshake(self):
         """Fast path of ``do_handshake``: returns 0 when done, else

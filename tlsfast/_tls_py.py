@@ -31,6 +31,7 @@ Wrapper-specific behaviour goes through three small hooks: ``_handshake_obj``
 import socket as _socket
 import ssl as _ssl
 import sys as _sys
+import threading as _threading
 
 from ._common import (
     EVENTS_FOR_CODE,
@@ -358,11 +359,74 @@ class _BeyondStdlibMixin:
         return None if cipher is None else cipher[2]
 
 
+_LOCKS_GUARD = _threading.Lock()
+
+
 class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     """``ssl.SSLSocket`` plus the non-raising fast path (see the mixin).
 
     Created by ``SSLContext.wrap_socket()`` (no public constructor).
     """
+
+    # The stdlib's _ssl releases the GIL around SSL_* calls without a lock:
+    # two threads can be inside one SSL* at once.  Blocking/timeout sockets
+    # serialise the handshake (a read or write while another thread
+    # handshakes waits for it) and writers (a write waiting for the
+    # transport has a record half sent).
+    def _tlsfast_lock(self, name):
+        lock = self.__dict__.get(name)
+        if lock is None:
+            with _LOCKS_GUARD:
+                lock = self.__dict__.setdefault(name, _threading.RLock())
+        return lock
+
+    def do_handshake(self, block=False):
+        """``ssl.SSLSocket.do_handshake``; on blocking/timeout sockets one thread
+        at a time drives it (others wait), see the class comment."""
+        if self._sslobj is None or (self.gettimeout() == 0.0 and not block):
+            return super().do_handshake(block)
+        with self._tlsfast_lock("_tlsfast_hs"):
+            if not self.__dict__.get("_tlsfast_done"):
+                super().do_handshake(block)
+                self.__dict__["_tlsfast_done"] = True
+
+    def _handshake_first(self):
+        # (a fatal error puts OpenSSL back "in init": version() is None
+        # again, so remember that the handshake once completed)
+        if self.__dict__.get("_tlsfast_done") or self._sslobj is None:
+            return
+        if self._sslobj.version() is not None:
+            self.__dict__["_tlsfast_done"] = True
+        elif self.gettimeout() != 0.0:
+            self.do_handshake()
+
+    def read(self, len=1024, buffer=None):
+        """``ssl.SSLSocket.read``; waits for a handshake another thread drives."""
+        self._handshake_first()
+        return super().read(len, buffer)
+
+    def write(self, data):
+        self._handshake_first()
+        if self.gettimeout() == 0.0:
+            return super().write(data)
+        with self._tlsfast_lock("_tlsfast_wr"):
+            return super().write(data)
+
+    def send(self, data, flags=0):
+        """``ssl.SSLSocket.send``; blocking/timeout writers take turns."""
+        self._handshake_first()
+        if self.gettimeout() == 0.0:
+            return super().send(data, flags)
+        with self._tlsfast_lock("_tlsfast_wr"):
+            return super().send(data, flags)
+
+    def sendall(self, data, flags=0):
+        """``ssl.SSLSocket.sendall``; blocking/timeout writers take turns."""
+        self._handshake_first()
+        if self.gettimeout() == 0.0:
+            return super().sendall(data, flags)
+        with self._tlsfast_lock("_tlsfast_wr"):
+            return super().sendall(data, flags)
 
     def _handshake_obj(self):
         # like SSLSocket.do_handshake(): OSError(ENOTCONN) when not connected
@@ -389,6 +453,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         ``NotImplementedError`` (the compiled implementation supports it)."""
         if flags == _socket.MSG_PEEK and self._sslobj is not None:
             self._peek_flag()
+        self._handshake_first()
         return super().recv(buflen, flags)
 
     def recv_into(self, buffer, nbytes=None, flags=0):
@@ -401,6 +466,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             with memoryview(buffer) as view:
                 if nbytes > view.nbytes:
                     raise ValueError("nbytes is greater than the length of the buffer")
+        self._handshake_first()
         return super().recv_into(buffer, nbytes, flags)
 
 
