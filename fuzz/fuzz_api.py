@@ -24,6 +24,7 @@ missing paths, a directory, or a temp file holding fuzz bytes.
 from __future__ import annotations
 
 import atexit
+import base64
 import gc
 import math
 import os
@@ -161,7 +162,13 @@ class State:
         return switch
 
     def path_value(self):
-        k = self.fdp.ConsumeIntInRange(0, 6)
+        k = self.fdp.ConsumeIntInRange(0, 8)
+        if k >= 7:      # a PEM block around fuzz bytes (DH parameters / certificate)
+            label = b"DH PARAMETERS" if k == 7 else b"CERTIFICATE"
+            with open(_FUZZ_FILE, "wb") as f:
+                f.write(b"-----BEGIN " + label + b"-----\n" + base64.encodebytes(self.bytes_value())
+                        + b"-----END " + label + b"-----\n")
+            return _FUZZ_FILE
         if k == 0:
             return H.SERVER_PEM
         if k == 1:
@@ -184,6 +191,7 @@ class State:
         if k <= 2:
             return self.int_value()
         if k == 3:
+            self.huge = True
             return self.pick(INT_EDGES)
         if k == 4:
             return None
@@ -284,6 +292,7 @@ CTX_METHODS = {
                                                   st.cadata(), st.value()])),
     "load_default_certs": lambda st: (st.value(),) if st.fdp.ConsumeBool() else (),
     "set_default_verify_paths": lambda st: (),
+    "load_dh_params": lambda st: (st.path_value() if st.fdp.ConsumeBool() else st.value(),),
     "cert_store_stats": lambda st: (),
     "get_ca_certs": lambda st: (st.value(),),
     "set_ciphers": lambda st: (st.str_value() if st.fdp.ConsumeBool() else st.value(),),
@@ -406,6 +415,9 @@ KNOWN = [
     (AttributeError, "'NoneType' object has no attribute '_create'"),
 ]
 STRICT = bool(os.environ.get("TLSFAST_FUZZ_STRICT"))
+#: AttributeErrors the stdlib's ssl raises in the same calls (checked by hand)
+STDLIB_ATTRIBUTE_ERRORS = ("has no attribute 'decode'",
+                           "'NoneType' object has no attribute 'getpeercert'")
 
 
 def _known(exc):
@@ -429,9 +441,11 @@ def call(st, what, fn, args, readonly_set=False):
         H.feature("api", what, "MemoryError")
         return exc
     except AttributeError as exc:
-        # setting a read-only attribute; wrap_bio(server_hostname=<not str/bytes>)
-        # raises this in the stdlib as well ('int' object has no attribute 'decode')
-        if readonly_set or "has no attribute 'decode'" in str(exc) or _known(exc):
+        # setting a read-only attribute, or what the stdlib raises as well:
+        # wrap_bio(server_hostname=<not str/bytes>) ('int' object has no
+        # attribute 'decode'), getpeercert() on a closed SSLSocket
+        # ('NoneType' object has no attribute 'getpeercert')
+        if readonly_set or any(t in str(exc) for t in STDLIB_ATTRIBUTE_ERRORS) or _known(exc):
             H.feature("api", what, "AttributeError")
             return exc
         raise H.Finding(f"{what}{_short(args)} raised {exc!r}") from exc
@@ -480,8 +494,8 @@ def act_ctx_set(st):
     if name == "keylog_filename":
         v = st.pick([None, os.devnull, os.path.join(_tmp, "keylog.txt"),
                      os.path.join(_tmp, "no", "such", "dir"), st.value()])
-        if isinstance(v, (str, bytes)) and v not in (os.devnull,) and not v.startswith(
-                (_tmp, _tmp.encode()) if isinstance(v, bytes) else _tmp):
+        if isinstance(v, (str, bytes)) and os.fsdecode(v) != os.devnull and \
+                not os.fsdecode(v).startswith(_tmp):
             v = os.devnull          # never create files outside the temp dir
     elif name == "sni_callback":
         v = st.callback() if st.fdp.ConsumeBool() else st.value()
