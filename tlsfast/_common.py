@@ -55,7 +55,7 @@ _CONSTANT_PREFIXES = (
 )
 CONSTANT_NAMES = sorted(
     name for name in dir(_ssl)
-    if name.startswith(_CONSTANT_PREFIXES) and name.isupper() or name == "CHANNEL_BINDING_TYPES"
+    if name.startswith(_CONSTANT_PREFIXES)   # HAS_TLSv1_3, OP_NO_TLSv1... included
 )
 globals().update({name: getattr(_ssl, name) for name in CONSTANT_NAMES})
 

@@ -487,14 +487,30 @@ cdef class _SSLConnection:
         self._io(OP_HANDSHAKE, NULL, 0, True)
 
     def try_do_handshake(self):
+        """Fast path of ``do_handshake``: 0 when done, else ``WANT_READ`` /
+        ``WANT_WRITE``; raises only real errors (``ssl.SSLCertVerificationError``,
+        ``ssl.SSLError``, ``OSError``)."""
         return self._io(OP_HANDSHAKE, NULL, 0, False)
 
     def read(self, Py_ssize_t len=1024, buffer=None):
+        """Read up to ``len`` decrypted bytes (``SSL_read_ex``): ``bytes``, or
+        with ``buffer`` (writable bytes-like) the count written into it
+        (``len`` <= 0 or larger than the buffer: the whole buffer, as the
+        stdlib).  b''/0 after the peer's close_notify.  Raises
+        ``SSLWantReadError`` when the transport has no data yet,
+        ``SSLZeroReturnError`` once both close_notify were exchanged,
+        ``SSLEOFError`` on a truncated stream, ``TypeError`` for a read-only
+        buffer, ``ValueError`` for a negative ``len`` without buffer."""
         if buffer is None:
             return self.read_bytes(len, OP_READ)
         return self.read_into(buffer, len, OP_READ, True, True)
 
     def write(self, data):
+        """Encrypt ``data`` (bytes-like) straight from its buffer
+        (``SSL_write_ex``); returns the count taken.  Raises
+        ``SSLWantWriteError``/``SSLWantReadError`` when the transport is full or
+        a handshake needs data, ``TypeError`` for a non bytes-like object,
+        ``ssl.SSLError`` after shutdown."""
         return self.write_from(data, True)
 
     def pending(self):
@@ -502,13 +518,15 @@ cdef class _SSLConnection:
         return SSL_pending(self.ssl) if self.ssl != NULL else 0
 
     def shutdown(self):
-        """Send close_notify and wait for the peer's (``SSL_shutdown``);
-        returns the owner socket as the stdlib does."""
+        """Send close_notify and wait for the peer's (``SSL_shutdown``), as
+        the stdlib's ``_ssl._SSLSocket.shutdown``: returns the owner socket in
+        socket mode, None in memory-BIO mode (``SSLObject.unwrap`` wraps it).
+        Raises ``SSLWantReadError``/``SSLWantWriteError`` until done on a
+        non-blocking transport, ``ssl.SSLEOFError`` when the peer closes
+        without close_notify, ``socket.timeout``."""
         self._io(OP_SHUTDOWN, NULL, 0, True)
         return self.owner() if self.fd >= 0 else None
 
-    def try_shutdown(self):
-        return self._io(OP_SHUTDOWN, NULL, 0, False)
 
     def try_recv_into(self, buffer, Py_ssize_t nbytes=0):
         """Fast path: decrypt into ``buffer``; returns bytes (> 0), 0 at EOF,
@@ -668,6 +686,8 @@ cdef class _SSLConnection:
 
     @property
     def wanted_events(self):
+        """``selectors`` mask the last fast-path call waits for: ``EVENT_READ``,
+        ``EVENT_WRITE`` or 0."""
         if self.wanted == _WANT_READ:
             return _EVENT_READ
         if self.wanted == _WANT_WRITE:
@@ -679,6 +699,9 @@ cdef class _SSLConnection:
 
     @property
     def context(self):
+        """The ``SSLContext``; assigning another switches the connection to it
+        (``SSL_set_SSL_CTX``, e.g. from an ``sni_callback``).  Raises
+        ``TypeError`` for a non-tlsfast context."""
         return self.ctx
 
     @context.setter
@@ -690,6 +713,10 @@ cdef class _SSLConnection:
 
     @property
     def session(self):
+        """The ``SSLSession`` (``SSL_get1_session``) or None.  Set it on a client
+        before the handshake to resume; setting raises ``TypeError`` for a
+        non-session, ``ValueError`` on a server, after the handshake or for a
+        session of another context."""
         cdef SSL_SESSION *s = SSL_get1_session(self.ssl)
         if s == NULL:
             return None
@@ -712,9 +739,13 @@ cdef class _SSLConnection:
 
     @property
     def session_reused(self):
+        """True when the handshake resumed a session (``SSL_session_reused``)."""
         return bool(SSL_session_reused(self.ssl))
 
     def getpeercert(self, binary_form=False):
+        """The peer certificate: the stdlib's dict (``{}`` when not verified),
+        DER ``bytes`` with ``binary_form``, None when there is none.  Raises
+        ``ValueError`` before the handshake."""
         cdef X509 *cert
         if not SSL_is_init_finished(self.ssl):
             raise ValueError("handshake not done yet")
@@ -731,9 +762,12 @@ cdef class _SSLConnection:
             X509_free(cert)
 
     def cipher(self):
+        """``(name, protocol, secret_bits)`` of the current cipher or None."""
         return _cipher_to_tuple(SSL_get_current_cipher(self.ssl))
 
     def shared_ciphers(self):
+        """Server side: the ciphers both ends enable, as ``cipher()`` tuples;
+        None on a client."""
         cdef stack_st_SSL_CIPHER *server = SSL_get_ciphers(self.ssl)
         cdef stack_st_SSL_CIPHER *client = SSL_get_client_ciphers(self.ssl)
         cdef int i, j
@@ -750,11 +784,13 @@ cdef class _SSLConnection:
         return result
 
     def version(self):
+        """Negotiated protocol (``"TLSv1.3"``...) or None before the handshake."""
         if not SSL_is_init_finished(self.ssl):
             return None
         return SSL_get_version(self.ssl).decode("ascii")
 
     def selected_alpn_protocol(self):
+        """The ALPN protocol agreed on (``str``) or None."""
         cdef const unsigned char *data = NULL
         cdef unsigned int n = 0
         SSL_get0_alpn_selected(self.ssl, &data, &n)
@@ -763,6 +799,8 @@ cdef class _SSLConnection:
         return data[:n].decode("ascii", "surrogateescape")
 
     def get_channel_binding(self, cb_type="tls-unique"):
+        """RFC 5929 ``tls-unique`` data (``bytes``) or None before the
+        handshake; ``ValueError`` for another ``cb_type``."""
         cdef char buf[128]
         cdef size_t n
         if cb_type != "tls-unique":
@@ -777,6 +815,9 @@ cdef class _SSLConnection:
         return buf[:n]
 
     def verify_client_post_handshake(self):
+        """Server, TLS 1.3: request the client certificate now
+        (``SSL_verify_client_post_handshake``); ``ssl.SSLError`` when not
+        possible (TLS 1.2, client did not offer post-handshake auth)."""
         self._guard()
         ERR_clear_error()
         if SSL_verify_client_post_handshake(self.ssl) != 1:

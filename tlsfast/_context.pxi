@@ -742,7 +742,8 @@ cdef class SSLContext:
         None).  It may set ``sslsocket.context`` to switch certificates;
         returning None continues, returning an int aborts with that TLS alert
         (``ALERT_DESCRIPTION_*``); an exception aborts with
-        ``HANDSHAKE_FAILURE`` and is re-raised from the handshake.
+        ``HANDSHAKE_FAILURE``, goes to ``sys.unraisablehook`` and the server's
+        handshake raises ``ssl.SSLError``, as the stdlib does.
         Raises ``ValueError`` when set on a client context, ``TypeError`` when
         not callable."""
         return self._sni_callback

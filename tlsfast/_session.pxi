@@ -34,24 +34,29 @@ cdef class SSLSession:
 
     @property
     def id(self):
+        """Session ID (``bytes``)."""
         cdef unsigned int n = 0
         cdef const unsigned char *p = SSL_SESSION_get_id(self.session, &n)
         return p[:n]
 
     @property
     def time(self):
+        """Creation time, seconds since the epoch (``int``)."""
         return SSL_SESSION_get_time(self.session)
 
     @property
     def timeout(self):
+        """Lifetime in seconds (``int``)."""
         return SSL_SESSION_get_timeout(self.session)
 
     @property
     def ticket_lifetime_hint(self):
+        """Lifetime hint of the session ticket, seconds (``int``)."""
         return SSL_SESSION_get_ticket_lifetime_hint(self.session)
 
     @property
     def has_ticket(self):
+        """True when the session carries a ticket."""
         return bool(SSL_SESSION_has_ticket(self.session))
 
     def __eq__(self, other):

@@ -252,7 +252,10 @@ class SSLSocket(_StdlibSocket):
 
     def recv(self, buflen=1024, flags=0):
         """Receive up to ``buflen`` decrypted bytes (``bytes``; b'' at EOF).
-        Non-zero ``flags`` raise ``ValueError``.  See ``read``."""
+        ``flags`` may be 0 or ``socket.MSG_PEEK`` (leave the data in place,
+        ``SSL_peek_ex``; tlsfast addition); others raise ``ValueError``.
+        Without a TLS layer it is ``socket.recv``.  See ``read`` for the
+        rest."""
         sslobj = self._sslobj
         if sslobj is None:
             return _socket_socket.recv(self, buflen, flags)

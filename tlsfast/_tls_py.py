@@ -525,7 +525,15 @@ class SSLContext(_StdlibSSLContext):
 
     def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
                  session=None):
-        """``ssl.SSLContext.wrap_bio``, also taking tlsfast ``MemoryBIO`` objects."""
+        """``ssl.SSLContext.wrap_bio``, also taking tlsfast ``MemoryBIO``
+        objects.  Like the compiled implementation (and ``wrap_socket``), it
+        raises ``ValueError`` for ``check_hostname`` without
+        ``server_hostname`` -- the stdlib would then verify no name at all --
+        and for ``server_side`` with a ``server_hostname``."""
+        if server_side and server_hostname:
+            raise ValueError("server_hostname can only be specified in client mode")
+        if self.check_hostname and not server_hostname:
+            raise ValueError("check_hostname requires server_hostname")
         return super().wrap_bio(_stdlib_bio(incoming), _stdlib_bio(outgoing),
                                 server_side, server_hostname, session)
 
