@@ -206,6 +206,35 @@ class GreenTLSMixin:
         self.do_handshake_on_connect = do_handshake_on_connect
         self.suppress_ragged_eofs = suppress_ragged_eofs
 
+    # -- connect (the green socket class follows this mixin in the MRO) ------
+
+    def _real_connect(self, addr, connect_ex):
+        if self.server_side:
+            raise ValueError("can't connect in server-side mode")
+        if self._connected or self._sslobj is not None:
+            raise ValueError("attempt to connect already-connected SSLSocket!")
+        if connect_ex:
+            rc = super().connect_ex(addr)
+        else:
+            rc = None
+            super().connect(addr)
+        if not rc:
+            self._start_tls()
+            if self.do_handshake_on_connect:
+                self.do_handshake()
+        return rc
+
+    def connect(self, addr):
+        """Connect cooperatively, then put TLS on (and handshake if
+        ``do_handshake_on_connect``).  Raises ``ValueError`` on a server-side
+        or already connected socket, ``OSError`` for connect errors and what
+        ``do_handshake`` raises."""
+        self._real_connect(addr, False)
+
+    def connect_ex(self, addr):
+        """Like ``connect`` but returns an errno for connect errors."""
+        return self._real_connect(addr, True)
+
     def _start_tls(self):
         """Put the TLS layer on the (connected) raw socket."""
         raw = self._raw_socket()

@@ -231,30 +231,6 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
 
     # -- connect / accept ----------------------------------------------------
 
-    def _real_connect(self, addr, connect_ex):
-        if self.server_side:
-            raise ValueError("can't connect in server-side mode")
-        if self._connected or self._sslobj is not None:
-            raise ValueError("attempt to connect already-connected SSLSocket!")
-        if connect_ex:
-            rc = _GreenSocket.connect_ex(self, addr)
-        else:
-            rc = None
-            _GreenSocket.connect(self, addr)
-        if not rc:
-            self._start_tls()
-            if self.do_handshake_on_connect:
-                self.do_handshake()
-        return rc
-
-    def connect(self, addr):
-        """Connect cooperatively, then put TLS on (and handshake if
-        ``do_handshake_on_connect``)."""
-        self._real_connect(addr, False)
-
-    def connect_ex(self, addr):
-        return self._real_connect(addr, True)
-
     def accept(self):
         """Accept a connection: ``(GreenSSLSocket, address)``, server side.
         The handshake is left to the new socket's first read / write (or

@@ -190,30 +190,6 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
 
     # -- connect / accept --------------------------------------------------
 
-    def _real_connect(self, addr, connect_ex):
-        if self.server_side:
-            raise ValueError("can't connect in server-side mode")
-        if self._connected or self._sslobj is not None:
-            raise ValueError("attempt to connect already-connected SSLSocket!")
-        if connect_ex:
-            rc = _GeventSocket.connect_ex(self, addr)
-        else:
-            rc = None
-            _GeventSocket.connect(self, addr)
-        if not rc:
-            self._start_tls()
-            if self.do_handshake_on_connect:
-                self.do_handshake()
-        return rc
-
-    def connect(self, addr):
-        """Connect cooperatively, then put TLS on (and handshake if
-        ``do_handshake_on_connect``)."""
-        self._real_connect(addr, False)
-
-    def connect_ex(self, addr):
-        return self._real_connect(addr, True)
-
     def accept(self):
         """Accept a connection: ``(SSLSocket, address)``, server side,
         handshaken here if ``do_handshake_on_connect``."""
