@@ -131,12 +131,12 @@ cdef class _SSLConnection:
     cdef unsigned long handshaker   # thread driving the handshake (0: none)
     cdef object _incoming, _outgoing   # BIO mode: keep the Python BIO objects alive
 
-    def __cinit__(self, token=None):
+    def __cinit__(self, *args, **kwargs):
         # only SSLContext.wrap_socket / wrap_bio make these: an object from a
         # bare __new__ would hand a NULL SSL* to OpenSSL
-        if token is not _CREATE_TOKEN:
-            raise TypeError(f"{type(self).__name__} objects are created by "
-                            "SSLContext.wrap_socket() / wrap_bio()")
+        if not args or args[0] is not _CREATE_TOKEN:
+            raise TypeError(f"{type(self).__name__} does not have a public constructor. "
+                            "Instances are returned by SSLContext.wrap_bio() / wrap_socket().")
         self.ssl = NULL
         self.fd = -1
 

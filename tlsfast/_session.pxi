@@ -12,9 +12,10 @@ cdef class SSLSession:
     cdef SSL_SESSION *session
     cdef SSLContext ctx
 
-    def __cinit__(self, token=None):
-        if token is not _CREATE_TOKEN:
-            raise TypeError("SSLSession objects are returned by SSLSocket.session")
+    def __cinit__(self, *args, **kwargs):
+        if not args or args[0] is not _CREATE_TOKEN:
+            raise TypeError("SSLSession does not have a public constructor. "
+                            "Instances are returned by SSLSocket.session.")
         self.session = NULL
 
     def __init__(self):
