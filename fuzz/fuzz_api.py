@@ -50,7 +50,8 @@ EXPECTED = (TypeError, ValueError, OverflowError, OSError, NotImplementedError, 
 #: export_keying_material(label, n) allocate n bytes first, as the stdlib's
 #: read does, and libFuzzer's malloc limit would stop the run on that.
 HUGE = [2**63 - 1, 2**63, 2**64, 2**100, -1, -2, -2**31, -2**31 - 1, -2**63, -2**63 - 1, -2**100]
-#: C-int edges, for arguments that are not sizes (options, flags, versions)
+#: C-int edges, for attributes that are not sizes (options, flags, versions,
+#: num_tickets); as a size 2**31 - 1 would allocate 2 GiB (libFuzzer: OOM)
 INT_EDGES = [2**31 - 1, 2**31, 2**32, 2**32 + 1, 2**62, 2**64 - 1]
 SMALL = [0, 1, 2, 5, 16, 32, 255, 256, 1024, 4096, 16384, 16385, 65535, 65536, 100000]
 
@@ -191,8 +192,7 @@ class State:
         if k <= 2:
             return self.int_value()
         if k == 3:
-            self.huge = True
-            return self.pick(INT_EDGES)
+            return self.int_value()
         if k == 4:
             return None
         if k == 5:
@@ -499,6 +499,8 @@ def act_ctx_set(st):
             v = os.devnull          # never create files outside the temp dir
     elif name == "sni_callback":
         v = st.callback() if st.fdp.ConsumeBool() else st.value()
+    elif st.fdp.ConsumeIntInRange(0, 3) == 0:
+        v = st.pick(INT_EDGES)      # C-int edges where the value is not a size
     else:
         v = st.value()
     call(st, "set-" + name, setattr, (ctx, name, v), readonly_set=name in READONLY_CTX_ATTRS)
