@@ -373,12 +373,8 @@ SOCK_METHODS["shutdown"] = lambda st: (st.pick([socket.SHUT_RD, socket.SHUT_WR, 
 
 
 def _label(v):
-    # F4: export_keying_material(label=<int n>) runs bytes(n): an n-byte
-    # zero-filled allocation (4 GiB for 2**32) before any check; the
-    # fuzzer's malloc limit stops the run there, so past the finding an int
-    # label is passed as text unless TLSFAST_FUZZ_STRICT=1.
-    if not STRICT and isinstance(v, int) and not isinstance(v, bool):
-        return str(v)
+    # F4 (fixed): an int label used to run bytes(n), n zero bytes; it is a
+    # TypeError now, so ints go through as they are.
     return v
 
 
@@ -410,9 +406,8 @@ State.cadata = _cadata
 #: findings already reported (fuzz/README.md), matched on the exception so
 #: that a long run gets past them; TLSFAST_FUZZ_STRICT=1 turns them back on.
 KNOWN = [
-    # F3: wrap_bio / wrap_socket on SSLContext.__new__(SSLContext) (never
-    # initialised) raise AttributeError instead of _checked()'s ValueError
-    (AttributeError, "'NoneType' object has no attribute '_create'"),
+    # (exception class, text in its message), with the finding's id.  F1-F4
+    # are fixed (938ff78); nothing is let through now.
 ]
 STRICT = bool(os.environ.get("TLSFAST_FUZZ_STRICT"))
 #: AttributeErrors the stdlib's ssl raises in the same calls (checked by hand)
@@ -711,16 +706,19 @@ ACTIONS = [act_new_context, act_new_context, act_ctx_set, act_ctx_get, act_ctx_m
            act_pump, act_socket_pair, act_sock_method, act_sock_method, act_drop,
            act_module, act_uninit_context]
 
-if os.environ.get("TLSFAST_FUZZ_UNINIT"):
-    # objects made with __new__ alone (no wrap_bio): crash before the fix of
-    # issue 6's finding 2; off by default so the fuzzer can get past them
-    def act_uninit_objects(st):
-        st.objs.append(st.mod.SSLObject.__new__(st.mod.SSLObject))
-        st.sessions.append(st.mod.SSLSession.__new__(st.mod.SSLSession))
-    ACTIONS.append(act_uninit_objects)
+def act_uninit_objects(st):
+    """SSLObject / SSLSession made with __new__ alone: F2 (fixed) -- they
+    must be refused (TypeError); one that is not is used like any other."""
+    for cls, pool in ((st.mod.SSLObject, st.objs), (st.mod.SSLSession, st.sessions)):
+        obj = call(st, "new-" + cls.__name__, cls.__new__, (cls,))
+        if isinstance(obj, cls):
+            pool.append(obj)
 
-# fake BIOs that return more than asked crash before the fix of finding 1;
-# TLSFAST_FUZZ_SAFE_BIOS=1 keeps them to the well-behaved misbehaviours
+
+ACTIONS.append(act_uninit_objects)
+
+# fake BIOs that return more than asked / claim more written (F1, fixed);
+# TLSFAST_FUZZ_SAFE_BIOS=1 keeps them to the other misbehaviours
 SAFE_BIOS = bool(os.environ.get("TLSFAST_FUZZ_SAFE_BIOS"))
 
 

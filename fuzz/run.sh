@@ -9,7 +9,7 @@
 # with a fresh process until the time is spent (libFuzzer itself stops at the
 # first crash).  The log is OUTDIR/TARGET.log; the last line printed sums up
 # executions, coverage (cov: edges of the tlsfast extension, ft: features)
-# and crashes.
+# and crashes; the exit status is 1 if there was any crash.
 set -u
 target=$1; total=$2; out=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +20,7 @@ log="$out/$target.log"
 atheris_dir=$("$py" -c "import atheris; print(atheris.path())")
 export LD_PRELOAD="$atheris_dir/asan_with_fuzzer.so"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$here/ubsan.supp}"
 case "$target" in
     api) maxlen=1024 ;;
     *) maxlen=4096 ;;
@@ -46,3 +46,4 @@ while :; do
 done
 last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9a-zA-Z]+')
 echo "fuzz $target: ${total}s, $execs executions in $runs run(s), $last, crashes: $crashes (see $out/crashes/)"
+[ "$crashes" -eq 0 ]
