@@ -344,6 +344,7 @@ cdef class _SSLConnection:
         not done: _WANT_READ/_WANT_WRITE, or SSLWant*Error if ``raise_want``.
         """
         cdef int err, saved_errno = 0, ret = 0
+        cdef char *p
         cdef size_t done = 0
         cdef size_t total = 0
         cdef double deadline = -1.0
@@ -363,11 +364,13 @@ cdef class _SSLConnection:
                 self._wait_not_busy()
             self.busy = True
             self.busy_thread = PyThread_get_thread_ident()
+            # (handshake and shutdown pass buf == NULL: no arithmetic on it)
+            p = buf + total if buf != NULL else NULL
             if release:
                 with nogil:
-                    err = _ssl_call(ssl, op, buf + total, n - total, &done, &saved_errno, &ret)
+                    err = _ssl_call(ssl, op, p, n - total, &done, &saved_errno, &ret)
             else:
-                err = _ssl_call(ssl, op, buf + total, n - total, &done, &saved_errno, &ret)
+                err = _ssl_call(ssl, op, p, n - total, &done, &saved_errno, &ret)
             self.busy = False
             if self.handshaker != 0 and SSL_is_init_finished(ssl) and \
                     self.handshaker == PyThread_get_thread_ident():
