@@ -206,6 +206,20 @@ class GreenTLSMixin:
         self.do_handshake_on_connect = do_handshake_on_connect
         self.suppress_ragged_eofs = suppress_ragged_eofs
 
+    # -- without a TLS layer: the green socket class (next in the MRO) --------
+
+    def _plain_recv(self, buflen, flags):
+        return super().recv(buflen, flags)
+
+    def _plain_recv_into(self, buffer, nbytes, flags):
+        return super().recv_into(buffer, nbytes or 0, flags)
+
+    def _plain_send(self, data, flags):
+        return super().send(data, flags)
+
+    def _plain_sendall(self, data, flags):
+        return super().sendall(data, flags)
+
     # -- connect (the green socket class follows this mixin in the MRO) ------
 
     def _real_connect(self, addr, connect_ex):

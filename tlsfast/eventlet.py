@@ -182,18 +182,6 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
             if code >= 0:
                 return code
 
-    def _plain_recv(self, buflen, flags):
-        return _GreenSocket.recv(self, buflen, flags)
-
-    def _plain_recv_into(self, buffer, nbytes, flags):
-        return _GreenSocket.recv_into(self, buffer, nbytes or 0, flags)
-
-    def _plain_send(self, data, flags):
-        return _GreenSocket.send(self, data, flags)
-
-    def _plain_sendall(self, data, flags):
-        return _GreenSocket.sendall(self, data, flags)
-
     # -- the plain socket methods GreenSocket binds once in __init__ ----------
 
     def fileno(self):

@@ -170,18 +170,6 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
             if code >= 0:
                 return code
 
-    def _plain_recv(self, buflen, flags):
-        return _GeventSocket.recv(self, buflen, flags)
-
-    def _plain_recv_into(self, buffer, nbytes, flags):
-        return _GeventSocket.recv_into(self, buffer, nbytes or 0, flags)
-
-    def _plain_send(self, data, flags):
-        return _GeventSocket.send(self, data, flags)
-
-    def _plain_sendall(self, data, flags):
-        return _GeventSocket.sendall(self, data, flags)
-
     # gevent's plain sendall calls send(chunk, flags, timeout=...)
     def send(self, data, flags=0, timeout=_timeout_default):
         if self._sslobj is None:
