@@ -122,10 +122,13 @@ def parse_valgrind(path):
                 head = block[0]
                 body = "\n".join(block)
                 frames = frames_of(block)
-                m = re.match(r"([\d,]+) bytes in [\d,]+ blocks are (definitely|indirectly|possibly) lost", head)
+                # "N bytes in B blocks are definitely lost", or with indirect
+                # bytes hanging off them: "T (D direct, I indirect) bytes in ..."
+                m = re.match(r"([\d,]+) (?:\(([\d,]+) direct, [\d,]+ indirect\) )?"
+                             r"bytes in [\d,]+ blocks are (definitely|indirectly|possibly) lost", head)
                 if m:
-                    yield ("leak-" + m.group(2), bool(OURS.search(body)),
-                           int(m.group(1).replace(",", "")), first_frame(frames), body)
+                    yield ("leak-" + m.group(3), bool(OURS.search(body)),
+                           int((m.group(2) or m.group(1)).replace(",", "")), first_frame(frames), body)
                 elif VG_ERRORS.match(head):
                     yield ("vg-" + head.split(" of ")[0].split(" depends")[0][:40],
                            bool(OURS.search(body)), 0, first_frame(frames), body)
