@@ -310,11 +310,6 @@ def check_vanishing_clients(port: int, ca: str) -> dict:
 #: verify_mode, minimum_version...) call super(SSLContext, SSLContext) with the
 #: patched class and recurse forever (gevent.ssl overrides those setters for
 #: this reason); imported after patching it subclasses the green classes.
-MONKEY_PY_XFAIL = ("tlsfast._tls_py under monkey-patching: ssl.py's SSLSocket._create calls "
-                   "super(SSLSocket, self) through the patched module global (TypeError); "
-                   "its classes and property setters are fixed, wrap_socket is not")
-
-
 def run_monkey(lib: str, impl_name: str, certs) -> dict:
     cmd = [sys.executable, SCENARIOS, "monkey", lib, impl_name, *cert_args(certs)]
     proc = subprocess.run(cmd, env=env_for(impl_name), capture_output=True,

@@ -179,8 +179,6 @@ def test_wsgi_survives_vanishing_clients(impl, certs):
 def test_monkey_patched_process(impl, certs, request):
     """After eventlet.monkey_patch(): the WSGI server on tlsfast, fetched by
     requests (now on the library's green ssl) from 20 greenlets."""
-    if impl.name == "python":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=gs.MONKEY_PY_XFAIL))
     data = gs.run_monkey(LIB, impl.name, certs)
     assert data["ok_clients"] == 20 and data["requests"] == 60, data
     assert data["ssl_context_class"] == "eventlet.green.ssl.GreenSSLContext"

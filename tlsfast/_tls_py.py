@@ -21,17 +21,33 @@ wrapper classes.  Each method calls the C-level ``_ssl._SSLSocket`` object
 stdlib offers no other way to learn "would block", so this implementation
 still pays for one exception per would-block; the compiled one does not.
 
-Wrapper-specific behaviour goes through three small hooks: ``_handshake_obj``
-(the socket checks it is connected first, like ``SSLSocket.do_handshake``),
-``_io_obj`` (the socket raises ``ValueError`` once closed or unwrapped) and
-``_after_unwrap`` (the socket drops its TLS layer, like
-``SSLSocket.unwrap``).
+Wrapper-specific behaviour goes through four small hooks (``_tls_handshake``,
+``_tls_read``, ``_tls_write``, ``_tls_shutdown``): ``SSLObject`` calls the
+C-level object, ``SSLSocket`` its own stdlib-compatible methods.
+
+Threads: the stdlib lets two threads into one ``SSL*`` (it releases the GIL
+around ``SSL_read`` / ``SSL_write`` and waits for the transport inside
+them).  ``SSLSocket`` does not: every call into the C-level object runs under
+one lock and never waits there -- on a blocking or timeout socket it runs
+non-blocking and the wait happens outside the lock (see the comment at the
+top of ``SSLSocket``).  ``SSLObject`` (memory BIOs, never waits) is left as
+the stdlib's.
 """
 
+import _socket as _csocket
+import contextlib as _contextlib
+import errno as _errno
+import functools as _functools
+import itertools as _itertools
+import math as _math
+import os as _os
+import select as _select
 import socket as _socket
 import ssl as _ssl
 import sys as _sys
 import threading as _threading
+import time as _time
+import types as _types
 
 from ._common import (
     EVENTS_FOR_CODE,
@@ -52,6 +68,14 @@ SSLWantReadError = _ssl.SSLWantReadError
 SSLWantWriteError = _ssl.SSLWantWriteError
 SSLZeroReturnError = _ssl.SSLZeroReturnError
 SSLEOFError = _ssl.SSLEOFError
+SSLError = _ssl.SSLError
+
+_StdlibSocket = _csocket.socket       # the C type: its timeout, never ours
+_count = _itertools.count
+_suppress = _contextlib.suppress
+_monotonic = _time.monotonic
+_POLLIN = _select.POLLIN
+_POLLOUT = _select.POLLOUT
 
 _EVENT_READ = EVENTS_FOR_CODE[WANT_READ]
 _EVENT_WRITE = EVENTS_FOR_CODE[WANT_WRITE]
@@ -125,23 +149,44 @@ def _stdlib_bio(bio):
 class _FastPathMixin:
     """The non-raising fast path, shared by ``SSLSocket`` and ``SSLObject``.
 
-    Needs ``self._sslobj`` (the stdlib's ``_ssl._SSLSocket``); wrappers
-    adapt it through the ``_handshake_obj`` / ``_io_obj`` / ``_after_unwrap``
-    hooks.
+    Each ``try_*`` method makes one call through a hook (``_tls_handshake``,
+    ``_tls_read``, ``_tls_write``, ``_tls_shutdown``) and turns the want
+    exceptions into ``WANT_READ`` / ``WANT_WRITE`` (``_try``).  The defaults
+    (``SSLObject``'s) call the C-level ``self._sslobj`` directly; the socket
+    goes through its serialised stdlib methods.
     """
 
     # selectors mask the last try_* call waits for (instance attribute once set)
     _wanted_events = 0
 
     # -- hooks (SSLObject uses these defaults: its _sslobj is never None) --
-    def _handshake_obj(self):
-        return self._sslobj
+    def _tls_handshake(self):
+        self._sslobj.do_handshake()
 
-    def _io_obj(self, what):
-        return self._sslobj
+    def _tls_read(self, nbytes, buffer):
+        return self._sslobj.read(nbytes, buffer)
 
-    def _after_unwrap(self):
-        pass
+    def _tls_write(self, data):
+        return self._sslobj.write(data)
+
+    def _tls_shutdown(self):
+        self._sslobj.shutdown()
+
+    def _try(self, call, *args):
+        """``call(*args)``, with the want exceptions returned as codes."""
+        try:
+            result = call(*args)
+        except SSLWantReadError:
+            self._wanted_events = _EVENT_READ
+            return WANT_READ
+        except SSLWantWriteError:
+            self._wanted_events = _EVENT_WRITE
+            return WANT_WRITE
+        except BaseException:
+            self._wanted_events = 0
+            raise
+        self._wanted_events = 0
+        return result
 
     # -- fast path -----------------------------------------------------------
     @property
@@ -175,20 +220,8 @@ class _FastPathMixin:
         ``ConnectionResetError``) for transport failures, and ``ValueError``
         when the socket is closed or unwrapped.
         """
-        sslobj = self._handshake_obj()
-        try:
-            sslobj.do_handshake()
-        except SSLWantReadError:
-            self._wanted_events = _EVENT_READ
-            return WANT_READ
-        except SSLWantWriteError:
-            self._wanted_events = _EVENT_WRITE
-            return WANT_WRITE
-        except BaseException:
-            self._wanted_events = 0
-            raise
-        self._wanted_events = 0
-        return 0
+        code = self._try(self._tls_handshake)
+        return 0 if code is None else code
 
     def try_recv_into(self, buffer, nbytes=0):
         """Decrypt up to ``nbytes`` bytes into ``buffer``; return an ``int``.
@@ -215,32 +248,18 @@ class _FastPathMixin:
         ``buffer`` is not a writable buffer, and ``ValueError`` when the
         socket is closed or unwrapped.
         """
-        sslobj = self._io_obj("Read")
         if nbytes > 0:
             with memoryview(buffer) as view:
                 if nbytes > view.nbytes:
                     raise ValueError("nbytes is greater than the length of the buffer")
         try:
-            n = sslobj.read(nbytes, buffer)
-        except SSLWantReadError:
-            self._wanted_events = _EVENT_READ
-            return WANT_READ
-        except SSLWantWriteError:
-            self._wanted_events = _EVENT_WRITE
-            return WANT_WRITE
+            return self._try(self._tls_read, nbytes, buffer)
         except SSLZeroReturnError:
-            self._wanted_events = 0
             return 0
         except SSLEOFError:
-            self._wanted_events = 0
             if getattr(self, "suppress_ragged_eofs", False):
                 return 0
             raise
-        except BaseException:
-            self._wanted_events = 0
-            raise
-        self._wanted_events = 0
-        return n
 
     def try_send(self, data):
         """Encrypt and send ``data``; return an ``int``.
@@ -262,20 +281,7 @@ class _FastPathMixin:
         closed or unwrapped (where ``SSLSocket.send`` would fall back to a
         plain-text send, this refuses, like ``SSLSocket.write``).
         """
-        sslobj = self._io_obj("Write")
-        try:
-            n = sslobj.write(data)
-        except SSLWantWriteError:
-            self._wanted_events = _EVENT_WRITE
-            return WANT_WRITE
-        except SSLWantReadError:
-            self._wanted_events = _EVENT_READ
-            return WANT_READ
-        except BaseException:
-            self._wanted_events = 0
-            raise
-        self._wanted_events = 0
-        return n
+        return self._try(self._tls_write, data)
 
     def try_unwrap(self):
         """Perform the TLS shutdown without blocking; return an ``int``.
@@ -298,21 +304,8 @@ class _FastPathMixin:
         ``OSError`` for transport failures, and ``ValueError`` when the
         socket is closed or already unwrapped.
         """
-        sslobj = self._io_obj("Unwrap")
-        try:
-            sslobj.shutdown()
-        except SSLWantReadError:
-            self._wanted_events = _EVENT_READ
-            return WANT_READ
-        except SSLWantWriteError:
-            self._wanted_events = _EVENT_WRITE
-            return WANT_WRITE
-        except BaseException:
-            self._wanted_events = 0
-            raise
-        self._wanted_events = 0
-        self._after_unwrap()
-        return 0
+        code = self._try(self._tls_shutdown)
+        return 0 if code is None else code
 
 
 def _not_in_stdlib(what):
@@ -359,7 +352,30 @@ class _BeyondStdlibMixin:
         return None if cipher is None else cipher[2]
 
 
+def _with_original_globals(func):
+    """A copy of the ssl.py function ``func`` whose module globals
+    ``SSLSocket`` / ``SSLObject`` / ``SSLContext`` are the stdlib's original
+    classes even in a monkey-patched process (the other globals: as at
+    import)."""
+    namespace = dict(func.__globals__)
+    namespace.update(SSLSocket=_StdlibSSLSocket, SSLObject=_StdlibSSLObject,
+                     SSLContext=_StdlibSSLContext)
+    clone = _types.FunctionType(func.__code__, namespace, func.__name__,
+                                func.__defaults__, func.__closure__)
+    clone.__kwdefaults__ = func.__kwdefaults__
+    clone.__doc__ = func.__doc__
+    return clone
+
+
 _LOCKS_GUARD = _threading.Lock()
+_UNSET = object()
+
+# what each serialised call is called in timeout messages (as the stdlib's _ssl)
+_TIMED_OUT = {
+    "Handshake": "The handshake operation timed out",
+    "Read": "The read operation timed out",
+    "Write": "The write operation timed out",
+}
 
 
 class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
@@ -368,11 +384,29 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     Created by ``SSLContext.wrap_socket()`` (no public constructor).
     """
 
-    # The stdlib's _ssl releases the GIL around SSL_* calls without a lock:
-    # two threads can be inside one SSL* at once.  Blocking/timeout sockets
-    # serialise the handshake (a read or write while another thread
-    # handshakes waits for it) and writers (a write waiting for the
-    # transport has a record half sent).
+    # Threads.  The stdlib's _ssl releases the GIL around every SSL_* call
+    # without a lock, and on a blocking or timeout socket it also waits for
+    # the transport inside that call: two threads (a reader and a writer,
+    # say) end up inside one SSL* at once, which OpenSSL does not allow
+    # (bad record MACs, crashes).  This class keeps them apart:
+    #
+    # * ``_tlsfast_io`` (an RLock) is held around every call into the
+    #   C-level ``_sslobj`` -- and never while waiting.  On a blocking or
+    #   timeout socket the call runs with the socket's real timeout set to
+    #   0.0 (so _ssl does not wait inside it); a want-read / want-write is
+    #   then waited for here with ``poll()``, outside the lock, up to one
+    #   deadline per call, and the call repeated.  The user's timeout is kept
+    #   in ``_tlsfast_timeout``: ``gettimeout`` / ``getblocking`` /
+    #   ``timeout`` report it while the real one is briefly 0.0.
+    # * ``_tlsfast_wr`` keeps writers in turn (a write waiting for the
+    #   transport has a record half sent, which another write would corrupt).
+    # * ``_tlsfast_hs`` lets one thread drive the handshake; a read or
+    #   write started meanwhile waits for it (``_handshake_first``).
+    # ssl.py's own _create, run with its module globals naming the original
+    # classes: it calls ``super(SSLSocket, self)`` through the module
+    # global, which gevent / eventlet monkey-patching replaces (TypeError)
+    _create = classmethod(_with_original_globals(_StdlibSSLSocket._create.__func__))
+
     def _tlsfast_lock(self, name):
         lock = self.__dict__.get(name)
         if lock is None:
@@ -380,80 +414,198 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
                 lock = self.__dict__.setdefault(name, _threading.RLock())
         return lock
 
+    # -- the user's timeout ----------------------------------------------------
+    def settimeout(self, value):
+        """``socket.settimeout``: ``None`` (blocking), 0.0 (non-blocking) or
+        seconds (float); raises ``ValueError`` for a negative value and
+        ``TypeError`` for a non-number."""
+        with self._tlsfast_lock("_tlsfast_io"):
+            _StdlibSocket.settimeout(self, value)
+            self.__dict__["_tlsfast_timeout"] = _StdlibSocket.gettimeout(self)
+
+    def setblocking(self, flag):
+        """``socket.setblocking``: ``settimeout(None)`` when ``flag`` is true,
+        else ``settimeout(0.0)``."""
+        self.settimeout(None if flag else 0.0)
+
+    def gettimeout(self):
+        """``socket.gettimeout``: the timeout in seconds, or ``None``."""
+        timeout = self.__dict__.get("_tlsfast_timeout", _UNSET)
+        return _StdlibSocket.gettimeout(self) if timeout is _UNSET else timeout
+
+    def getblocking(self):
+        """``socket.getblocking``: False only in non-blocking mode."""
+        return self.gettimeout() != 0.0
+
+    timeout = property(gettimeout, doc="``socket.timeout``: the timeout in seconds, or None.")
+
+    # -- one TLS call, serialised ------------------------------------------------
+    def _tlsfast_sslobj(self, what):
+        sslobj = self._sslobj
+        if sslobj is None:
+            if what in ("Unwrap", "Handshake"):
+                raise ValueError("No SSL wrapper around " + str(self))
+            raise ValueError(what + " on closed or unwrapped SSL socket.")
+        return sslobj
+
+    def _tlsfast_run(self, what, timeout, name, *args):
+        """Call ``self._sslobj.<name>(*args)`` with no other thread inside
+        the SSL*; ``timeout`` (None, 0.0 or seconds) as the stdlib's."""
+        lock = self._tlsfast_lock("_tlsfast_io")
+        if timeout == 0.0:
+            with lock:
+                return getattr(self._tlsfast_sslobj(what), name)(*args)
+        deadline = None if timeout is None else _monotonic() + timeout
+        for _ in _count():      # ends by a return, a raise or the deadline
+            with lock:
+                sslobj = self._tlsfast_sslobj(what)
+                # (a descriptor closed under the socket fails here with
+                # EBADF; the call then reports it as the stdlib's would)
+                with _suppress(OSError):
+                    _StdlibSocket.settimeout(self, 0.0)
+                try:
+                    return getattr(sslobj, name)(*args)
+                except SSLWantReadError:
+                    event = _POLLIN
+                except SSLWantWriteError:
+                    event = _POLLOUT
+                finally:
+                    with _suppress(OSError):
+                        _StdlibSocket.settimeout(
+                            self, self.__dict__.get("_tlsfast_timeout", timeout))
+            self._tlsfast_wait(what, event, deadline)
+            if self._sslobj is None:
+                # closed (or unwrapped) by another thread meanwhile: the
+                # stdlib reports the end of the connection (read() turns it
+                # into b'' when ragged EOFs are suppressed)
+                raise SSLEOFError(_ssl.SSL_ERROR_EOF, "EOF occurred in violation of protocol "
+                                  "(the socket was closed while this call waited)")
+
+    def _tlsfast_wait(self, what, event, deadline):
+        fd = self.fileno()
+        if fd < 0:      # closed by another thread meanwhile
+            return
+        if deadline is None:
+            wait_ms = None
+        else:
+            remaining = deadline - _monotonic()
+            wait_ms = _math.ceil(remaining * 1000) if remaining > 0 else 0
+        poller = _select.poll()
+        poller.register(fd, event)
+        if not poller.poll(wait_ms) and wait_ms is not None:
+            if what == "Unwrap":
+                what = "Read" if event == _POLLIN else "Write"
+            raise _socket.timeout(_TIMED_OUT[what])
+
+    # -- the stdlib's methods, through _tlsfast_run ---------------------------
     def do_handshake(self, block=False):
-        """``ssl.SSLSocket.do_handshake``; on blocking/timeout sockets one thread
-        at a time drives it (others wait), see the class comment."""
-        if self._sslobj is None or (self.gettimeout() == 0.0 and not block):
-            return super().do_handshake(block)
-        with self._tlsfast_lock("_tlsfast_hs"):
-            if not self.__dict__.get("_tlsfast_done"):
-                super().do_handshake(block)
+        """``ssl.SSLSocket.do_handshake``: run the TLS handshake
+        (``SSL_do_handshake``).  ``block`` (bool) makes a non-blocking
+        socket wait as a blocking one for this call.  On blocking/timeout
+        sockets one thread at a time drives it (others wait for it).
+
+        Raises ``OSError`` (``ENOTCONN``) when not connected,
+        ``ssl.SSLWantReadError`` / ``ssl.SSLWantWriteError`` on a
+        non-blocking socket that must wait, ``socket.timeout`` when the
+        timeout expires, ``ssl.SSLCertVerificationError`` /
+        ``ssl.SSLError`` for TLS failures."""
+        self._check_connected()
+        if self._sslobj is None and self.fileno() < 0:
+            raise OSError(_errno.EBADF, _os.strerror(_errno.EBADF))
+        self._tlsfast_sslobj("Handshake")
+        timeout = self.gettimeout()
+        if timeout == 0.0 and block:
+            timeout = None
+        try:
+            with self._tlsfast_lock("_tlsfast_hs"):
+                self._tlsfast_run("Handshake", timeout, "do_handshake")
                 self.__dict__["_tlsfast_done"] = True
+        finally:
+            # as the stdlib, which restores the timeout here: a descriptor
+            # closed under the socket raises OSError(EBADF)
+            _StdlibSocket.settimeout(self, self.gettimeout())
 
     def _handshake_first(self):
         # (a fatal error puts OpenSSL back "in init": version() is None
         # again, so remember that the handshake once completed)
         if self.__dict__.get("_tlsfast_done") or self._sslobj is None:
             return
-        if self._sslobj.version() is not None:
+        with self._tlsfast_lock("_tlsfast_io"):
+            sslobj = self._sslobj
+            done = sslobj is not None and sslobj.version() is not None
+        if done:
             self.__dict__["_tlsfast_done"] = True
         elif self.gettimeout() != 0.0:
             self.do_handshake()
 
     def read(self, len=1024, buffer=None):
-        """``ssl.SSLSocket.read``; waits for a handshake another thread drives."""
+        """``ssl.SSLSocket.read``: decrypt up to ``len`` bytes (``SSL_read``)
+        into ``buffer`` (returns the count) or a new ``bytes``; waits for a
+        handshake another thread drives.  Returns 0 / ``b''`` at the end of
+        the stream (and on a ragged EOF when ``suppress_ragged_eofs``).
+
+        Raises ``ValueError`` once closed or unwrapped, the want errors on
+        a non-blocking socket, ``socket.timeout``, ``ssl.SSLError``."""
         self._handshake_first()
-        return super().read(len, buffer)
+        try:
+            if buffer is not None:
+                return self._tlsfast_run("Read", self.gettimeout(), "read", len, buffer)
+            return self._tlsfast_run("Read", self.gettimeout(), "read", len)
+        except SSLError as exc:
+            if exc.args[0] == _ssl.SSL_ERROR_EOF and self.suppress_ragged_eofs:
+                return b"" if buffer is None else 0
+            raise
 
     def write(self, data):
+        """``ssl.SSLSocket.write``: encrypt and send all of ``data`` (a
+        buffer; ``SSL_write``); returns its length.  Writers take turns.
+
+        Raises ``ValueError`` once closed or unwrapped, the want errors on
+        a non-blocking socket, ``socket.timeout``, ``ssl.SSLError`` and
+        ``OSError`` for transport failures."""
         self._handshake_first()
-        if self.gettimeout() == 0.0:
-            return super().write(data)
         with self._tlsfast_lock("_tlsfast_wr"):
-            return super().write(data)
+            return self._tlsfast_run("Write", self.gettimeout(), "write", data)
 
     def send(self, data, flags=0):
-        """``ssl.SSLSocket.send``; blocking/timeout writers take turns."""
-        self._handshake_first()
-        if self.gettimeout() == 0.0:
+        """``ssl.SSLSocket.send``: ``write(data)`` on a TLS socket (``flags``
+        must be 0: ``ValueError``), ``socket.send`` once unwrapped."""
+        if self._sslobj is None or flags:
             return super().send(data, flags)
-        with self._tlsfast_lock("_tlsfast_wr"):
-            return super().send(data, flags)
+        return self.write(data)
 
     def sendall(self, data, flags=0):
         """``ssl.SSLSocket.sendall``; blocking/timeout writers take turns."""
-        self._handshake_first()
-        if self.gettimeout() == 0.0:
-            return super().sendall(data, flags)
         with self._tlsfast_lock("_tlsfast_wr"):
             return super().sendall(data, flags)
 
-    def _handshake_obj(self):
-        # like SSLSocket.do_handshake(): OSError(ENOTCONN) when not connected
-        self._check_connected()
-        sslobj = self._sslobj
-        if sslobj is None:
-            raise ValueError("No SSL wrapper around " + str(self))
-        return sslobj
+    def unwrap(self):
+        """``ssl.SSLSocket.unwrap``: the TLS shutdown (``SSL_shutdown``, our
+        close_notify then the peer's); returns this socket, now plain.
 
-    def _io_obj(self, what):
-        sslobj = self._sslobj
-        if sslobj is None:
-            if what == "Unwrap":
-                raise ValueError("No SSL wrapper around " + str(self))
-            raise ValueError(what + " on closed or unwrapped SSL socket.")
-        return sslobj
-
-    def _after_unwrap(self):
-        # SSLSocket.unwrap(): the socket object stays, its TLS layer goes
+        Raises ``ValueError`` when there is no TLS layer, the want errors
+        on a non-blocking socket, ``socket.timeout``, ``ssl.SSLError``."""
+        sock = self._tlsfast_run("Unwrap", self.gettimeout(), "shutdown")
         self._sslobj = None
+        return sock
+
+    def _tls_handshake(self):
+        self.do_handshake()
+
+    def _tls_read(self, nbytes, buffer):
+        return self.read(nbytes, buffer)
+
+    def _tls_write(self, data):
+        return self.write(data)
+
+    def _tls_shutdown(self):
+        self.unwrap()
 
     def recv(self, buflen=1024, flags=0):
         """``ssl.SSLSocket.recv``; ``socket.MSG_PEEK`` raises
         ``NotImplementedError`` (the compiled implementation supports it)."""
         if flags == _socket.MSG_PEEK and self._sslobj is not None:
             self._peek_flag()
-        self._handshake_first()
         return super().recv(buflen, flags)
 
     def recv_into(self, buffer, nbytes=None, flags=0):
@@ -466,8 +618,27 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             with memoryview(buffer) as view:
                 if nbytes > view.nbytes:
                     raise ValueError("nbytes is greater than the length of the buffer")
-        self._handshake_first()
         return super().recv_into(buffer, nbytes, flags)
+
+
+def _locked_inspector(name):
+    base = getattr(_StdlibSSLSocket, name)
+
+    @_functools.wraps(base)
+    def method(self, *args, **kwargs):
+        with self._tlsfast_lock("_tlsfast_io"):
+            return base(self, *args, **kwargs)
+    method.__doc__ = (f"``ssl.SSLSocket.{name}``, never while another thread "
+                      "is inside the SSL*.")
+    return method
+
+
+# read-only questions to the SSL* wait for a call another thread runs in it
+for _name in ("pending", "getpeercert", "cipher", "shared_ciphers", "version",
+              "selected_alpn_protocol", "compression", "get_channel_binding",
+              "verify_client_post_handshake"):
+    setattr(SSLSocket, _name, _locked_inspector(_name))
+del _name
 
 
 class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLObject):

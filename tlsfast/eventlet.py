@@ -44,10 +44,8 @@ passed, and checks the host name when ``server_hostname`` is given.
 Both tlsfast implementations work: ``SSLContext`` / ``wrap_ssl`` without a
 context use the one ``import tlsfast`` selected (``TLSFAST_IMPL``) unless
 ``impl`` names another; ``wrap_socket`` / ``green_context`` take a context
-of either.  Monkey-patching is not needed; it is harmless with the compiled
-implementation, while the pure-Python one (a subclass of the stdlib's
-``ssl`` classes) is not usable yet in a monkey-patched process (see
-``tlsfast.gevent``).
+of either.  Monkey-patching is not needed; it is harmless with either
+implementation.
 """
 
 from __future__ import annotations

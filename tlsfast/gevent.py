@@ -49,11 +49,8 @@ Both tlsfast implementations work: ``SSLContext`` / ``create_default_context``
 use the one ``import tlsfast`` selected (``TLSFAST_IMPL``); ``green_context``
 and ``wrap_socket`` take a context of either.  Monkey-patching is not
 needed (this module uses gevent's sockets and hub directly); it is
-harmless with the compiled implementation.  The pure-Python one subclasses
-the stdlib's ``ssl`` classes (the originals, also after ``patch_all()``),
-but in a monkey-patched process its ``wrap_socket`` still fails: ssl.py's
-``SSLSocket._create`` calls ``super(SSLSocket, self)`` through the module
-global that gevent replaced.  Use the compiled implementation there.
+harmless with either implementation (the pure-Python one subclasses the
+stdlib's original ``ssl`` classes, also after ``patch_all()``).
 
 Differences from ``gevent.ssl``: ``unwrap()`` raises like the stdlib when
 the peer closes without close_notify (gevent swallows ``SSLEOFError``);
