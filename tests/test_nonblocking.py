@@ -263,3 +263,40 @@ def test_pending_after_partial_read(impl, net, client_ctx, server_ctx, version, 
     rest = read_via(impl, client, api, 65536)  # one record's worth at most
     assert rest == record[100:]
     assert client.pending() == 0
+
+
+def test_engine_lookup_follows_class_changes(impl, net, client_ctx, server_ctx):
+    """The socket methods find the engine through ``_sslobj`` however the
+    instance's class defines it at the time: the compiled module reads the
+    slot directly only while the type is the one it checked and unchanged."""
+    client, server = net.tls_pair(client_ctx(impl), server_ctx(ssl))
+    server.sendall(b"x" * 100)
+    buf = bytearray(10)
+    client.settimeout(IO_TIMEOUT)
+    assert client.recv_into(buf, 10) == 10
+    client.setblocking(False)
+    assert client.pending() == 90
+    base = type(client)
+
+    class Sub(base):
+        pass
+
+    client.__class__ = Sub
+    try:
+        assert client.pending() == 90 and client.recv_into(buf, 10) == 10
+        Sub._sslobj = property(lambda self: None)   # the plain socket now
+        assert client.pending() == 0
+        with pytest.raises(BlockingIOError):         # the kernel holds nothing
+            client.recv_into(buf, 10)
+        del Sub._sslobj
+        assert client.pending() == 80 and client.try_recv_into(buf, 10) == 10
+        base.__getattribute__ = lambda self, name: (
+            None if name == "_sslobj" else object.__getattribute__(self, name))
+        try:
+            assert client.pending() == 0
+        finally:
+            del base.__getattribute__
+        assert client.pending() == 70 and client.recv_into(buf) == 10
+    finally:
+        client.__class__ = base
+    assert client.pending() == 60 and client.recv_into(buf) == 10 and buf == b"x" * 10

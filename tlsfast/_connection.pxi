@@ -12,6 +12,9 @@
 #                               socket with a timeout / blocking: poll() without
 #                               the GIL until the deadline, then call again
 #   anything else            -> the exception from ``_errors.pxi``'s table.
+# A read on a non-blocking transport with no other thread inside the SSL*
+# (the per-call hot path) takes ``_read_nonblocking``: the same steps, one
+# call, no loop; ``_outcome`` is the shared verdict for a failed call.
 #
 # GIL policy: the GIL is kept for every read (one SSL_read_ex decrypts at
 # most one 16 KiB record, less work than releasing and re-taking the GIL) and
@@ -76,6 +79,29 @@ cdef inline double _monotonic() noexcept nogil:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+cdef extern from "Python.h":
+    # PyObject_GetBuffer without Cython's exception check: read_into tests
+    # the result itself and only then enters _not_writable's try/except
+    int _get_buffer "PyObject_GetBuffer" (object obj, Py_buffer *view, int flags) noexcept
+
+
+cdef int _pending_error() except -1:
+    """Re-raise, in Cython's error handling, the exception already set."""
+    return -1
+
+
+cdef int _not_writable(object buffer) except -1:
+    """PyObject_GetBuffer(PyBUF_WRITABLE) failed (its exception is set):
+    BufferError / TypeError become the stdlib's TypeError, as
+    ``except (BufferError, TypeError): raise TypeError(...) from None``."""
+    try:
+        _pending_error()
+    except (BufferError, TypeError):
+        raise TypeError(
+            f"read-write bytes-like object is required, not {type(buffer).__name__!r}") from None
+    return -1
 
 
 cdef inline int _ssl_call(SSL *ssl, int op, char *buf, size_t n, size_t *done,
@@ -308,12 +334,18 @@ cdef class _SSLConnection:
             self.handshaker = me
         return 0
 
-    cdef Py_ssize_t _io(self, int op, char *buf, size_t n, bint raise_want) except -100:
+    @cython.final
+    cdef inline Py_ssize_t _io(self, int op, char *buf, size_t n, bint raise_want) except -100:
+        if self.fd < 0 or self.timeout == 0 or self.ssl == NULL:
+            return self._io_once(op, buf, n, raise_want)
+        return self._io_waiting(op, buf, n, raise_want)
+
+    @cython.final
+    cdef Py_ssize_t _io_waiting(self, int op, char *buf, size_t n, bint raise_want) except -100:
+        """``_io`` on a blocking socket or one with a timeout."""
         cdef double deadline = -1.0
         cdef unsigned long me
         cdef bint own_write = False
-        if self.fd < 0 or self.timeout == 0 or self.ssl == NULL:
-            return self._io_once(op, buf, n, raise_want)
         me = PyThread_get_thread_ident()
         if self.timeout > 0:
             deadline = _monotonic() + self.timeout
@@ -336,27 +368,65 @@ cdef class _SSLConnection:
             if self.handshaker == me:
                 self.handshaker = 0
 
-    cdef Py_ssize_t _io_once(self, int op, char *buf, size_t n, bint raise_want) except -100:
+    @cython.final
+    cdef inline Py_ssize_t _io_once(self, int op, char *buf, size_t n, bint raise_want) except -100:
         """Run ``op`` to completion as the socket's timeout allows.
 
         Returns READ/PEEK: bytes read (0 = EOF); WRITE: bytes written (all of
         ``n`` unless non-blocking); HANDSHAKE/SHUTDOWN: 0.  Non-blocking and
         not done: _WANT_READ/_WANT_WRITE, or SSLWant*Error if ``raise_want``.
         """
+        if self.timeout == 0 and (op == OP_READ or op == OP_PEEK) and \
+                not self.busy and self.ssl != NULL:
+            return self._read_nonblocking(op, buf, n, raise_want)
+        return self._io_loop(op, buf, n, raise_want,
+                             _monotonic() + self.timeout if self.timeout > 0 else -1.0)
+
+    @cython.final
+    cdef inline Py_ssize_t _read_nonblocking(self, int op, char *buf, size_t n,
+                                             bint raise_want) except -100:
+        """The fast path of ``_io_once``: a read on a non-blocking transport
+        (any memory-BIO one) with nobody else inside this SSL*.  The same
+        steps as one turn of ``_io_loop``, which such a read cannot need
+        more of: reads keep the GIL, a read is never continued after
+        success, and with timeout 0 a want-* is reported, not waited for."""
         cdef int err, saved_errno = 0, ret = 0
+        cdef size_t done = 0
+        cdef SSL *ssl = self.ssl
+        self.busy = True
+        self.busy_thread = PyThread_get_thread_ident()
+        err = _ssl_call(ssl, op, buf, n, &done, &saved_errno, &ret)
+        self.busy = False
+        if self.handshaker != 0 and SSL_is_init_finished(ssl) and \
+                self.handshaker == PyThread_get_thread_ident():
+            self.handshaker = 0
+        if err == SSL_ERROR_NONE:
+            self.wanted = 0
+            return <Py_ssize_t>done
+        if self.timeout == 0 or (err != SSL_ERROR_WANT_READ and err != SSL_ERROR_WANT_WRITE):
+            return self._outcome(op, err, ret, saved_errno, raise_want)
+        # A callback made the socket blocking meanwhile: wait as _io_loop
+        # would, with the deadline of the timeout on entry (none), then go on.
+        self._wait(_WANT_READ if err == SSL_ERROR_WANT_READ else _WANT_WRITE, -1.0, op)
+        return self._io_loop(op, buf, n, raise_want, -1.0)
+
+    @cython.final
+    cdef Py_ssize_t _io_loop(self, int op, char *buf, size_t n, bint raise_want,
+                             double deadline) except -100:
+        """``_io_once``'s general case; ``deadline``: monotonic seconds or
+        < 0 for none, from the timeout when ``_io_once`` was entered."""
+        cdef int err, code, saved_errno = 0, ret = 0
         cdef char *p
         cdef size_t done = 0
         cdef size_t total = 0
-        cdef double deadline = -1.0
-        # BIO mode keeps the GIL: its BIOs may call back into Python.  Reads
-        # keep it too: one SSL_read_ex decrypts at most one 16 KiB record.
-        cdef bint release = self.fd >= 0 and (
-            op == OP_HANDSHAKE or op == OP_SHUTDOWN or (op == OP_WRITE and n >= GIL_RELEASE_BYTES))
+        cdef bint release
         cdef SSL *ssl = self.ssl
         if ssl == NULL:
             raise ValueError("the TLS connection is closed")
-        if self.timeout > 0:
-            deadline = _monotonic() + self.timeout
+        # BIO mode keeps the GIL: its BIOs may call back into Python.  Reads
+        # keep it too: one SSL_read_ex decrypts at most one 16 KiB record.
+        release = self.fd >= 0 and (
+            op == OP_HANDSHAKE or op == OP_SHUTDOWN or (op == OP_WRITE and n >= GIL_RELEASE_BYTES))
         if op == OP_SHUTDOWN:
             self.shutdown_zeros = 0
         while True:
@@ -388,35 +458,48 @@ cdef class _SSLConnection:
                         continue
                 self.wanted = 0
                 return <Py_ssize_t>done if (op == OP_READ or op == OP_PEEK) else 0
-            if err == SSL_ERROR_WANT_READ or err == SSL_ERROR_WANT_WRITE:
+            if (err == SSL_ERROR_WANT_READ or err == SSL_ERROR_WANT_WRITE) and (
+                    self.timeout != 0 or total):
                 code = _WANT_READ if err == SSL_ERROR_WANT_READ else _WANT_WRITE
                 if self.timeout == 0:
-                    if total:
-                        # a short write: report what was taken, and that the
-                        # rest waits for ``code``'s event
-                        self.wanted = code
-                        return <Py_ssize_t>total
+                    # a short write: report what was taken, and that the
+                    # rest waits for ``code``'s event
                     self.wanted = code
-                    if raise_want:
-                        ERR_clear_error()
-                        raise self._want_exception(code)
-                    return code
+                    return <Py_ssize_t>total
                 self._wait(code, deadline, op)
                 continue
-            if err == SSL_ERROR_ZERO_RETURN and (op == OP_READ or op == OP_PEEK) and (
-                    not raise_want or SSL_get_shutdown(ssl) == SSL_RECEIVED_SHUTDOWN):
-                # the peer's close_notify: EOF.  Once we sent ours too, the
-                # stdlib raises SSLZeroReturnError instead; the fast path
-                # reports 0 either way.
+            return self._outcome(op, err, ret, saved_errno, raise_want)
+
+    @cython.final
+    cdef Py_ssize_t _outcome(self, int op, int err, int ret, int saved_errno,
+                             bint raise_want) except -100:
+        """What a failed call that moved nothing and will not wait (the
+        transport is non-blocking, or ``err`` is no want-*) returns or raises:
+        _WANT_READ/_WANT_WRITE or SSLWant*Error (``raise_want``), 0 at EOF,
+        else the exception from ``_errors.pxi``'s table."""
+        cdef int code
+        cdef SSL *ssl = self.ssl
+        if err == SSL_ERROR_WANT_READ or err == SSL_ERROR_WANT_WRITE:
+            code = _WANT_READ if err == SSL_ERROR_WANT_READ else _WANT_WRITE
+            self.wanted = code
+            if raise_want:
                 ERR_clear_error()
-                self.wanted = 0
-                return 0
-            exc = _exception_for(ssl, err, ret, saved_errno, self.server_hostname, self.fd >= 0)
-            if (op == OP_READ or op == OP_PEEK) and self.suppress_ragged_eofs \
-                    and isinstance(exc, _SSLEOFError):
-                self.wanted = 0
-                return 0
-            raise exc
+                raise self._want_exception(code)
+            return code
+        if err == SSL_ERROR_ZERO_RETURN and (op == OP_READ or op == OP_PEEK) and (
+                not raise_want or SSL_get_shutdown(ssl) == SSL_RECEIVED_SHUTDOWN):
+            # the peer's close_notify: EOF.  Once we sent ours too, the
+            # stdlib raises SSLZeroReturnError instead; the fast path
+            # reports 0 either way.
+            ERR_clear_error()
+            self.wanted = 0
+            return 0
+        exc = _exception_for(ssl, err, ret, saved_errno, self.server_hostname, self.fd >= 0)
+        if (op == OP_READ or op == OP_PEEK) and self.suppress_ragged_eofs \
+                and isinstance(exc, _SSLEOFError):
+            self.wanted = 0
+            return 0
+        raise exc
 
     cdef object _want_exception(self, int code):
         if code == _WANT_READ:
@@ -430,6 +513,7 @@ cdef class _SSLConnection:
     # ------------------------------------------------------------------
     # buffers in and out
 
+    @cython.final
     cdef Py_ssize_t read_into(self, object buffer, Py_ssize_t nbytes, int op,
                               bint raise_want, bint clamp=False) except -100:
         """Decrypt up to ``nbytes`` (<= 0: the whole buffer) straight into
@@ -438,11 +522,9 @@ cdef class _SSLConnection:
         (``read(len, buffer)`` semantics: the stdlib reads less)."""
         cdef Py_buffer view
         cdef Py_ssize_t r
-        try:
-            PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
-        except (BufferError, TypeError):
-            raise TypeError(
-                f"read-write bytes-like object is required, not {type(buffer).__name__!r}") from None
+        # (no try/except around the call: it costs on every read)
+        if _get_buffer(buffer, &view, PyBUF_WRITABLE) != 0:
+            _not_writable(buffer)
         try:
             if nbytes <= 0 or (clamp and nbytes > view.len):
                 nbytes = view.len

@@ -15,6 +15,78 @@ cdef object _socket_socket = _StdlibSocket
 cdef object _SSL_ERROR_EOF = _ssl.SSL_ERROR_EOF
 cdef int _MSG_PEEK = socket.MSG_PEEK
 
+from cpython.object cimport PyObject
+
+cdef extern from *:
+    """
+    /* The hot methods read ``self._sslobj`` on every call; the generic
+       attribute lookup of that slot costs about as much as the rest of the
+       Python layer.  So the slot is read at its offset when the instance's
+       type is the one seen last (held: never freed and reused) and its
+       version tag is unchanged: any change to the type or a base (a new
+       ``_sslobj`` or ``__getattribute__``...) gives it a new tag.  That type
+       is remembered only after the generic lookup found SSLSocket's own slot
+       descriptor through the plain ``PyObject_GenericGetAttr``. */
+    #include "structmember.h"   /* PyMemberDef (Python < 3.12) */
+    static PyObject *tlsfast_slot_descr = NULL;
+    static Py_ssize_t tlsfast_slot_offset = 0;
+    static PyTypeObject *tlsfast_slot_type = NULL;
+    static unsigned int tlsfast_slot_tag = 0;
+    #ifndef Py_T_OBJECT_EX
+    #define Py_T_OBJECT_EX 16   /* T_OBJECT_EX: what __slots__ use */
+    #endif
+
+    static int tlsfast_slot_init(PyObject *descr) {
+        if (!PyObject_TypeCheck(descr, &PyMemberDescr_Type)
+                || ((PyMemberDescrObject *)descr)->d_member->type != Py_T_OBJECT_EX)
+            return 0;   /* not a slot: the generic lookup every time */
+        Py_INCREF(descr);
+        tlsfast_slot_descr = descr;
+        tlsfast_slot_offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+        return 1;
+    }
+
+    /* borrowed value of the slot, or NULL: use the generic lookup */
+    static inline PyObject *tlsfast_slot_get(PyObject *obj) {
+        PyTypeObject *tp = Py_TYPE(obj);
+        if (tp == tlsfast_slot_type && tp->tp_version_tag == tlsfast_slot_tag
+                && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG))
+            return *(PyObject **)((char *)obj + tlsfast_slot_offset);
+        return NULL;
+    }
+
+    static void tlsfast_slot_learn(PyObject *obj, PyObject *name) {
+        PyTypeObject *tp = Py_TYPE(obj);
+        if (tlsfast_slot_descr == NULL || tp->tp_getattro != PyObject_GenericGetAttr)
+            return;
+        if (_PyType_Lookup(tp, name) != tlsfast_slot_descr
+                || !(tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG))
+            return;
+        Py_INCREF(tp);
+        Py_XDECREF(tlsfast_slot_type);
+        tlsfast_slot_type = tp;
+        tlsfast_slot_tag = tp->tp_version_tag;
+    }
+    """
+    int _slot_init "tlsfast_slot_init" (object descr) noexcept
+    PyObject *_slot_get "tlsfast_slot_get" (object obj) noexcept
+    void _slot_learn "tlsfast_slot_learn" (object obj, object name) noexcept
+
+
+cdef inline object _engine_of(object sock):
+    """``sock._sslobj`` (an SSLSocket's engine or None), read straight from
+    the slot when the type allows (see ``tlsfast_slot_get``)."""
+    cdef PyObject *p = _slot_get(sock)
+    if p != NULL:
+        return <object>p
+    return _engine_lookup(sock)
+
+
+cdef object _engine_lookup(object sock):
+    engine = sock._sslobj
+    _slot_learn(sock, "_sslobj")
+    return engine
+
 
 class SSLSocket(_StdlibSocket):
     """A TLS connection over a stream socket: ``ssl.SSLSocket``, made by
@@ -243,7 +315,7 @@ class SSLSocket(_StdlibSocket):
         ``SSLWantReadError``/``SSLWantWriteError`` (non-blocking),
         ``socket.timeout``, ``SSLEOFError`` for a ragged EOF unless
         ``suppress_ragged_eofs``."""
-        sslobj = self._sslobj
+        sslobj = _engine_of(self)
         if sslobj is None:
             raise ValueError("Read on closed or unwrapped SSL socket.")
         if buffer is not None:
@@ -256,7 +328,7 @@ class SSLSocket(_StdlibSocket):
         ``SSL_peek_ex``; tlsfast addition); others raise ``ValueError``.
         Without a TLS layer it is ``socket.recv``.  See ``read`` for the
         rest."""
-        sslobj = self._sslobj
+        sslobj = _engine_of(self)
         if sslobj is None:
             return _socket_socket.recv(self, buflen, flags)
         if flags == 0:
@@ -273,16 +345,20 @@ class SSLSocket(_StdlibSocket):
         ``TypeError`` for a read-only buffer, ``ValueError`` for ``nbytes`` >
         ``len(buffer)`` (the stdlib silently reads less) or other ``flags``;
         see ``read`` for the rest."""
-        sslobj = self._sslobj
+        cdef int op = OP_READ
+        cdef Py_ssize_t n = 0  # as the stdlib: None, 0 or negative mean the whole buffer
+        sslobj = _engine_of(self)
         if sslobj is None:
             if nbytes is None:
                 nbytes = 0
             return _socket_socket.recv_into(self, buffer, nbytes, flags)
-        if flags != 0 and flags != _MSG_PEEK:
-            raise ValueError(f"non-zero flags not allowed in calls to recv_into() on {self.__class__}")
-        if nbytes is None:
-            nbytes = 0     # as the stdlib: 0 or negative means the whole buffer
-        return (<_SSLConnection>sslobj).read_into(buffer, nbytes, OP_PEEK if flags else OP_READ, True)
+        if flags != 0:
+            if flags != _MSG_PEEK:
+                raise ValueError(f"non-zero flags not allowed in calls to recv_into() on {self.__class__}")
+            op = OP_PEEK
+        if nbytes is not None:
+            n = nbytes
+        return (<_SSLConnection>sslobj).read_into(buffer, n, op, True)
 
     def try_recv_into(self, buffer, nbytes=0):
         """Fast path of ``recv_into``: decrypted bytes written (> 0), 0 at a
@@ -290,7 +366,7 @@ class SSLSocket(_StdlibSocket):
         ``WANT_READ`` / ``WANT_WRITE`` without raising.  Raises what
         ``recv_into`` raises for real errors, ``ValueError`` without a TLS
         connection."""
-        sslobj = self._sslobj
+        sslobj = _engine_of(self)
         if sslobj is None:
             raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
         return (<_SSLConnection>sslobj).read_into(buffer, nbytes, OP_READ, False)
@@ -314,7 +390,7 @@ class SSLSocket(_StdlibSocket):
     def pending(self):
         """Decrypted bytes already buffered in OpenSSL (``SSL_pending``):
         read them before waiting on a selector."""
-        sslobj = self._sslobj
+        sslobj = _engine_of(self)
         if sslobj is None:
             return 0
         return SSL_pending((<_SSLConnection>sslobj).ssl)
@@ -329,14 +405,14 @@ class SSLSocket(_StdlibSocket):
         object, ``SSLWantWriteError``/``SSLWantReadError`` (non-blocking, retry
         with the same data), ``socket.timeout``, ``OSError`` (e.g.
         ``BrokenPipeError``)."""
-        sslobj = self._sslobj
+        sslobj = _engine_of(self)
         if sslobj is None:
             raise ValueError("Write on closed or unwrapped SSL socket.")
         return (<_SSLConnection>sslobj).write_from(data, True)
 
     def send(self, data, flags=0):
         """Like ``write``; non-zero ``flags`` raise ``ValueError``."""
-        sslobj = self._sslobj
+        sslobj = _engine_of(self)
         if sslobj is None:
             return _socket_socket.send(self, data, flags)
         if flags != 0:
@@ -348,7 +424,7 @@ class SSLSocket(_StdlibSocket):
         ``len(data)``; 0 only for empty data) or ``WANT_WRITE`` /
         ``WANT_READ`` without raising; after a WANT code call again with the
         same data.  Raises what ``send`` raises for real errors."""
-        sslobj = self._sslobj
+        sslobj = _engine_of(self)
         if sslobj is None:
             raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
         return (<_SSLConnection>sslobj).write_from(data, False)
@@ -549,6 +625,9 @@ class SSLSocket(_StdlibSocket):
     def cipher_bits(self):
         """Secret bits of the current cipher, or None."""
         return self._engine().cipher_bits()
+
+
+_slot_init(SSLSocket.__dict__["_sslobj"])
 
 
 def _refuse_pre_handshake_data(sock, err):
