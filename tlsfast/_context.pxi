@@ -130,13 +130,26 @@ cdef class SSLContext:
 
     ``SSLContext(protocol)`` with ``protocol`` one of ``PROTOCOL_TLS_CLIENT``
     (verifies the server and its host name by default),
-    ``PROTOCOL_TLS_SERVER`` or ``PROTOCOL_TLS``.  Owns an OpenSSL
-    ``SSL_CTX*`` (``SSL_CTX_new``) with the stdlib's defaults: TLS >= 1.2, the
-    stdlib's cipher string, no compression.  Attributes and methods mirror
+    ``PROTOCOL_TLS_SERVER`` or ``PROTOCOL_TLS``; the deprecated
+    ``PROTOCOL_TLSv1``, ``PROTOCOL_TLSv1_1`` and ``PROTOCOL_TLSv1_2`` pin the
+    context to that one version.  Owns an OpenSSL ``SSL_CTX*``
+    (``SSL_CTX_new``) with the stdlib's defaults: TLS >= 1.2, the stdlib's
+    cipher string, no compression.  Attributes and methods mirror
     ``ssl.SSLContext`` name for name.
+
+    One deliberate difference: a ``PROTOCOL_TLS_SERVER`` context starts with
+    ``ssl.OP_NO_RENEGOTIATION`` set (servers refuse client-initiated
+    renegotiation); clear it in ``options`` to allow it.
+
+    Warns ``DeprecationWarning`` without a ``protocol`` (``PROTOCOL_TLS`` is
+    then used) and for any protocol but ``PROTOCOL_TLS_CLIENT`` /
+    ``PROTOCOL_TLS_SERVER``, as the stdlib does.  Raises ``TypeError`` when
+    ``protocol`` is not an integer, ``ValueError`` for an unknown protocol,
+    ``ssl.SSLError`` when ``SSL_CTX_new`` fails, ``RuntimeError`` when
+    ``__init__`` is called a second time.
     """
     cdef SSL_CTX *ctx
-    cdef readonly object protocol
+    cdef object _protocol
     cdef bint _check_hostname
     cdef bint _post_handshake_auth
     cdef unsigned int _hostflags
@@ -148,8 +161,8 @@ cdef class SSLContext:
     cdef dict __dict__
     cdef object __weakref__
 
-    cdef public object sslsocket_class
-    cdef public object sslobject_class
+    cdef object _sslsocket_class
+    cdef object _sslobject_class
 
     def __cinit__(self, *args, **kwargs):
         self.ctx = NULL
@@ -185,9 +198,9 @@ cdef class SSLContext:
         self.ctx = SSL_CTX_new(method)
         if self.ctx == NULL:
             raise _ssl_error_from_queue(None, "failed to allocate SSL context")
-        self.protocol = protocol
-        self.sslsocket_class = SSLSocket
-        self.sslobject_class = SSLObject
+        self._protocol = protocol
+        self._sslsocket_class = SSLSocket
+        self._sslobject_class = SSLObject
         self._hostflags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
         if protocol == _PROTOCOL_TLS_CLIENT:
             self._check_hostname = True
@@ -237,7 +250,35 @@ cdef class SSLContext:
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
 
     def __repr__(self):
-        return f"<{type(self).__module__}.{type(self).__qualname__} protocol={self.protocol!r}>"
+        return f"<{type(self).__module__}.{type(self).__qualname__} protocol={self._protocol!r}>"
+
+    @property
+    def protocol(self):
+        """The ``protocol`` given to the constructor, as an ``ssl._SSLMethod``
+        (``PROTOCOL_TLS_CLIENT``...); read-only, as in the stdlib."""
+        return self._protocol
+
+    @property
+    def sslsocket_class(self):
+        """The class ``wrap_socket`` instantiates (through its ``_create``
+        class method): ``SSLSocket`` unless set to a subclass of it, as
+        ``ssl.SSLContext.sslsocket_class``."""
+        return self._sslsocket_class
+
+    @sslsocket_class.setter
+    def sslsocket_class(self, value):
+        self._sslsocket_class = value
+
+    @property
+    def sslobject_class(self):
+        """The class ``wrap_bio`` instantiates (through its ``_create``
+        class method): ``SSLObject`` unless set to a subclass of it, as
+        ``ssl.SSLContext.sslobject_class``."""
+        return self._sslobject_class
+
+    @sslobject_class.setter
+    def sslobject_class(self, value):
+        self._sslobject_class = value
 
     # ------------------------------------------------------------------
     # verification settings
@@ -303,7 +344,11 @@ cdef class SSLContext:
 
     @property
     def verify_flags(self):
-        """``ssl.VerifyFlags`` of the certificate store (``X509_VERIFY_PARAM_set_flags``)."""
+        """``ssl.VerifyFlags`` of the certificate store (``VERIFY_*`` bits,
+        ``X509_VERIFY_PARAM_set_flags`` / ``X509_VERIFY_PARAM_clear_flags``),
+        as ``ssl.SSLContext.verify_flags``.  The setter raises ``TypeError``
+        for a non-integer, ``OverflowError`` for a negative one and
+        ``ssl.SSLError`` if OpenSSL refuses the flags."""
         return _VerifyFlags(X509_VERIFY_PARAM_get_flags(SSL_CTX_get0_param(self._checked())))
 
     @verify_flags.setter
@@ -337,7 +382,7 @@ cdef class SSLContext:
     # protocol versions and options
 
     cdef _check_version_settable(self):
-        if self.protocol not in (_PROTOCOL_TLS, _PROTOCOL_TLS_CLIENT, _PROTOCOL_TLS_SERVER):
+        if self._protocol not in (_PROTOCOL_TLS, _PROTOCOL_TLS_CLIENT, _PROTOCOL_TLS_SERVER):
             raise ValueError("The context's protocol doesn't support modification of "
                              "highest and lowest version.")
 
@@ -354,8 +399,12 @@ cdef class SSLContext:
 
     @property
     def minimum_version(self):
-        """``ssl.TLSVersion``: lowest version offered (``SSL_CTX_set_min_proto_version``).
-        Raises ``ValueError`` for an unknown version or a pinned protocol."""
+        """``ssl.TLSVersion``: lowest version offered (``SSL_CTX_set_min_proto_version``),
+        as ``ssl.SSLContext.minimum_version``; ``MINIMUM_SUPPORTED`` when
+        OpenSSL's own floor applies.  The setter raises ``ValueError`` for an
+        unsupported version or on a context pinned to one version
+        (``PROTOCOL_TLSv1``...), and warns ``DeprecationWarning`` for
+        ``SSLv3``, ``TLSv1`` and ``TLSv1_1``."""
         cdef int v = SSL_CTX_get_min_proto_version(self._checked())
         return _TLSVersion(v) if v else _TLSVersion.MINIMUM_SUPPORTED
 
@@ -370,7 +419,12 @@ cdef class SSLContext:
 
     @property
     def maximum_version(self):
-        """``ssl.TLSVersion``: highest version offered (``SSL_CTX_set_max_proto_version``)."""
+        """``ssl.TLSVersion``: highest version offered (``SSL_CTX_set_max_proto_version``),
+        as ``ssl.SSLContext.maximum_version``; ``MAXIMUM_SUPPORTED`` when
+        none is set.  The setter raises ``ValueError`` for an unsupported
+        version or on a context pinned to one version
+        (``PROTOCOL_TLSv1``...), and warns ``DeprecationWarning`` for
+        ``SSLv3``, ``TLSv1`` and ``TLSv1_1``."""
         cdef int v = SSL_CTX_get_max_proto_version(self._checked())
         return _TLSVersion(v) if v else _TLSVersion.MAXIMUM_SUPPORTED
 
@@ -385,7 +439,12 @@ cdef class SSLContext:
 
     @property
     def options(self):
-        """``ssl.Options`` bit set (``SSL_CTX_set_options`` / ``SSL_CTX_clear_options``)."""
+        """``ssl.Options`` bit set (``SSL_CTX_set_options`` / ``SSL_CTX_clear_options``),
+        as ``ssl.SSLContext.options``.  Setting a bit among ``OP_NO_SSLv2``
+        ... ``OP_NO_TLSv1_3`` that was not set warns ``DeprecationWarning``
+        (use ``minimum_version`` / ``maximum_version``), as the stdlib does.
+        Server contexts start with ``OP_NO_RENEGOTIATION`` (see the class).
+        The setter raises ``TypeError`` for a non-integer."""
         return _Options(SSL_CTX_get_options(self._checked()))
 
     @options.setter
@@ -415,7 +474,7 @@ cdef class SSLContext:
         n = operator.index(value)
         if n < 0:
             raise ValueError("value must be non-negative")
-        if self.protocol != _PROTOCOL_TLS_SERVER:
+        if self._protocol != _PROTOCOL_TLS_SERVER:
             raise ValueError("SSLContext is not a server context.")
         if SSL_CTX_set_num_tickets(self._checked(), n) != 1:
             raise ValueError("failed to set num tickets.")
@@ -610,7 +669,13 @@ cdef class SSLContext:
 
     def load_default_certs(self, purpose=_ssl.Purpose.SERVER_AUTH):
         """Load the system's default CA certificates (``ssl.SSLContext.load_default_certs``).
-        Raises ``TypeError`` when ``purpose`` is not an ``ssl.Purpose``."""
+
+        ``purpose`` (``ssl.Purpose.SERVER_AUTH`` or ``ssl.Purpose.CLIENT_AUTH``)
+        is only type-checked: both load the same certificates, with
+        ``set_default_verify_paths()`` (``SSL_CTX_set_default_verify_paths``),
+        as the stdlib does outside Windows.  Raises ``TypeError`` when
+        ``purpose`` is not an ``ssl.Purpose`` (ASN.1 object), ``ssl.SSLError``
+        when OpenSSL fails."""
         if not isinstance(purpose, _ssl._ASN1Object):
             raise TypeError(purpose)
         self.set_default_verify_paths()
@@ -623,7 +688,12 @@ cdef class SSLContext:
             raise _ssl_error_from_queue()
 
     def cert_store_stats(self):
-        """Counts of loaded objects: ``{'x509': n, 'crl': n, 'x509_ca': n}``."""
+        """Counts of the objects in the certificate store, as a dict of ints:
+        ``{'x509': n, 'crl': n, 'x509_ca': n}`` (certificates, CRLs, and the
+        certificates that are CAs).  Mirrors
+        ``ssl.SSLContext.cert_store_stats`` (``X509_STORE_get0_objects``,
+        ``X509_check_ca``); like it, a ``capath`` directory counts only the
+        certificates already looked up."""
         cdef X509_STORE *store = SSL_CTX_get_cert_store(self._checked())
         cdef stack_st_X509_OBJECT *objs
         cdef X509_OBJECT *obj
@@ -684,7 +754,12 @@ cdef class SSLContext:
             raise _ssl_error_from_queue(None, "No cipher can be selected.")
 
     def get_ciphers(self):
-        """List of dicts describing the enabled ciphers (``ssl.SSLContext.get_ciphers``)."""
+        """The enabled ciphers, in preference order (``SSL_CTX_get_ciphers``),
+        as a ``list`` of dicts with the stdlib's keys: ``id`` (int),
+        ``name``, ``protocol``, ``description`` (str), ``strength_bits``,
+        ``alg_bits`` (int), ``aead`` (bool), ``symmetric``, ``digest``,
+        ``kea``, ``auth`` (str, or None for ``digest`` with an AEAD cipher).
+        Mirrors ``ssl.SSLContext.get_ciphers``; TLS 1.3 suites included."""
         cdef stack_st_SSL_CIPHER *sk = SSL_CTX_get_ciphers(self._checked())
         cdef int i
         if sk == NULL:
@@ -741,23 +816,29 @@ cdef class SSLContext:
         when a client's ClientHello arrives (``server_name`` is a ``str`` or
         None).  It may set ``sslsocket.context`` to switch certificates;
         returning None continues, returning an int aborts with that TLS alert
-        (``ALERT_DESCRIPTION_*``); an exception aborts with
-        ``HANDSHAKE_FAILURE``, goes to ``sys.unraisablehook`` and the server's
-        handshake raises ``ssl.SSLError``, as the stdlib does.
-        Raises ``ValueError`` when set on a client context, ``TypeError`` when
-        not callable."""
+        (``ALERT_DESCRIPTION_*``); an exception is not re-raised: it goes to
+        ``sys.unraisablehook``, the server's handshake raises ``ssl.SSLError``
+        (reason ``CALLBACK_FAILED``) and the client gets a
+        ``handshake_failure`` alert, as in the stdlib.  Runs from OpenSSL's
+        servername callback (``SSL_CTX_set_tlsext_servername_callback``).
+        Raises ``ValueError`` when set on a client context
+        (``PROTOCOL_TLS_CLIENT``), ``TypeError`` when not callable."""
         return self._sni_callback
 
     @sni_callback.setter
     def sni_callback(self, callback):
-        if self.protocol == _PROTOCOL_TLS_CLIENT:
+        if self._protocol == _PROTOCOL_TLS_CLIENT:
             raise ValueError("sni_callback cannot be set on TLS_CLIENT context")
         if callback is not None and not callable(callback):
             raise TypeError("not a callable object")
         self._sni_callback = callback
 
     def set_servername_callback(self, server_name_callback):
-        """Old name of ``sni_callback`` taking ``f(sslsocket, server_name, context)``."""
+        """Old name of ``sni_callback``: sets it to ``server_name_callback``,
+        ``f(sslsocket, server_name, context)`` or None, as
+        ``ssl.SSLContext.set_servername_callback``.  Raises ``ValueError`` on
+        a client context (``PROTOCOL_TLS_CLIENT``, checked first) and
+        ``TypeError`` when not callable."""
         self.sni_callback = server_name_callback
 
     @property
@@ -822,7 +903,7 @@ cdef class SSLContext:
         raises when ``do_handshake_on_connect`` and the socket is connected.
         """
         self._checked()
-        return self.sslsocket_class._create(
+        return self._sslsocket_class._create(
             sock=sock, server_side=server_side,
             do_handshake_on_connect=do_handshake_on_connect,
             suppress_ragged_eofs=suppress_ragged_eofs,
@@ -837,7 +918,7 @@ cdef class SSLContext:
         ``ssl.SSLContext.wrap_bio``; raises ``ValueError`` like ``wrap_socket``
         and ``TypeError`` when a BIO lacks ``read``/``write``/``write_eof``."""
         self._checked()
-        return self.sslobject_class._create(
+        return self._sslobject_class._create(
             incoming, outgoing, server_side=server_side,
             server_hostname=server_hostname, session=session, context=self)
 

@@ -28,9 +28,25 @@ def get_server_certificate(addr, ssl_version=None, ca_certs=None, timeout=None):
     """Connect to ``addr`` (a ``(host, port)`` tuple) and return the server's
     certificate as a PEM ``str``, like ``ssl.get_server_certificate``.
 
-    ``ca_certs`` (path) switches verification on; ``timeout`` is in seconds
-    (``None`` = the socket default).  Raises ``OSError`` for connection
-    failures and ``ssl.SSLError`` (or a subclass) for TLS failures.
+    ``ssl_version`` is the ``PROTOCOL_*`` constant the ``SSLContext`` is
+    made with (None: ``PROTOCOL_TLS_CLIENT``, the stdlib's default); the
+    others warn ``DeprecationWarning`` as ``SSLContext`` does.  ``host`` is
+    the ``server_hostname`` given to ``wrap_socket``.  Without ``ca_certs``
+    nothing is verified (``CERT_NONE``).  ``ca_certs`` (path of a PEM file
+    of CA certificates) switches verification on (``CERT_REQUIRED``) and,
+    unlike the stdlib, which never checks the name here, a
+    ``PROTOCOL_TLS_CLIENT`` context then also checks that the certificate
+    matches ``host`` (``check_hostname``).  ``timeout`` is in seconds
+    (float) and bounds the connection and the handshake (``None`` =
+    ``socket.getdefaulttimeout()``).
+
+    Raises ``OSError`` for connection failures (``ConnectionRefusedError``...)
+    and when ``ca_certs`` cannot be read, ``socket.timeout`` when the timeout
+    expires, ``ssl.SSLCertVerificationError`` when the certificate is
+    rejected, ``ssl.SSLError`` (or another subclass) for other TLS failures
+    -- including a ``ca_certs`` file with no certificate in it and
+    ``ssl_version=PROTOCOL_TLS_SERVER``, which cannot make a client
+    connection.
     """
     import tlsfast
 

@@ -8,6 +8,8 @@ cdef class SSLSession:
     resume.  Attributes mirror the stdlib: ``id`` (bytes), ``time`` and
     ``timeout`` (int, seconds), ``ticket_lifetime_hint`` (int, seconds),
     ``has_ticket`` (bool).  Wraps ``SSL_SESSION`` (``SSL_SESSION_get_id``...).
+    Sessions compare equal and hash by ``id``, as the stdlib's.  No public
+    constructor (``TypeError``); not picklable (``TypeError``).
     """
     cdef SSL_SESSION *session
     cdef SSLContext ctx
@@ -35,29 +37,32 @@ cdef class SSLSession:
 
     @property
     def id(self):
-        """Session ID (``bytes``)."""
+        """Session ID (``bytes``, up to 32; ``SSL_SESSION_get_id``).  Equality
+        and hashing use it."""
         cdef unsigned int n = 0
         cdef const unsigned char *p = SSL_SESSION_get_id(self.session, &n)
         return p[:n]
 
     @property
     def time(self):
-        """Creation time, seconds since the epoch (``int``)."""
+        """Creation time, seconds since the epoch (``int``; ``SSL_SESSION_get_time``)."""
         return SSL_SESSION_get_time(self.session)
 
     @property
     def timeout(self):
-        """Lifetime in seconds (``int``)."""
+        """Lifetime in seconds from ``time`` (``int``; ``SSL_SESSION_get_timeout``)."""
         return SSL_SESSION_get_timeout(self.session)
 
     @property
     def ticket_lifetime_hint(self):
-        """Lifetime hint of the session ticket, seconds (``int``)."""
+        """Lifetime hint the server gave with the session ticket, seconds
+        (``int``; 0 without a ticket; ``SSL_SESSION_get_ticket_lifetime_hint``)."""
         return SSL_SESSION_get_ticket_lifetime_hint(self.session)
 
     @property
     def has_ticket(self):
-        """True when the session carries a ticket."""
+        """True when the session carries a session ticket (``bool``;
+        ``SSL_SESSION_has_ticket``)."""
         return bool(SSL_SESSION_has_ticket(self.session))
 
     def __eq__(self, other):

@@ -103,16 +103,24 @@ class MemoryBIO:
         return self._bio.eof
 
     def read(self, size=-1):
-        """Up to ``size`` pending bytes (all when < 0) as ``bytes``."""
+        """Up to ``size`` (int) pending bytes (all when < 0) as ``bytes``;
+        ``b''`` when empty.  ``ssl.MemoryBIO.read`` (``BIO_read``): raises
+        ``TypeError`` for a non-integer ``size``, ``OverflowError`` when it
+        does not fit in a C int."""
         return self._bio.read(size)
 
     def write(self, data):
-        """Append bytes-like ``data``; returns the count.  ``ssl.SSLError``
-        after ``write_eof()``."""
+        """Append bytes-like ``data``; returns the count (bytes).
+        ``ssl.MemoryBIO.write`` (``BIO_write``): raises ``TypeError`` for a
+        non bytes-like object, ``OverflowError`` above 2**31-1 bytes,
+        ``ssl.SSLError`` after ``write_eof()`` (even for empty ``data``)."""
         return self._bio.write(data)
 
     def write_eof(self):
-        """Mark end of stream."""
+        """Mark end of stream: once drained, reads report EOF (``eof`` is
+        True) and an ``SSLObject`` reading from it sees the transport closed;
+        later ``write()`` calls raise ``ssl.SSLError``.  ``ssl.MemoryBIO.write_eof``;
+        raises nothing."""
         self._bio.write_eof()
 
     def read_into(self, buffer, nbytes=0):
@@ -653,7 +661,18 @@ class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLObject):
 
 class SSLContext(_StdlibSSLContext):
     """``ssl.SSLContext`` whose ``wrap_socket`` / ``wrap_bio`` return tlsfast's
-    ``SSLSocket`` / ``SSLObject``.  Everything else is the stdlib's."""
+    ``SSLSocket`` / ``SSLObject``.
+
+    Two differences from the stdlib, both shared with the compiled
+    implementation: a ``PROTOCOL_TLS_SERVER`` context starts with
+    ``ssl.OP_NO_RENEGOTIATION`` set (servers refuse client-initiated
+    renegotiation; clear it in ``options`` to allow it), and ``wrap_bio``
+    refuses ``check_hostname`` without ``server_hostname``.  Everything else
+    -- constructor, exceptions, warnings -- is the stdlib's (the
+    ``options``, ``verify_flags``, ``verify_mode``, ``minimum_version`` and
+    ``maximum_version`` properties are redefined only to work under
+    gevent / eventlet monkey-patching, with ssl.py's behaviour).
+    """
 
     sslsocket_class = SSLSocket
     sslobject_class = SSLObject
