@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import socket
+import os
 import ssl
 import threading
 import warnings
@@ -394,3 +395,45 @@ def test_ip_hostname_sends_no_sni(impl, net, name_certs, hostname):
     out = _check_name(impl, net, name_certs, cert, hostname)
     assert out["verdict"] == "ok"
     assert out["sni"] == [None]
+
+
+@pytest.mark.parametrize("attr", ["minimum_version", "maximum_version"])
+@pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
+def test_deprecated_version_warns_as_the_stdlib(impl, attr, version):
+    """Setting a deprecated TLS version warns ``DeprecationWarning`` with
+    the stdlib's text (``ssl.TLSVersion.TLSv1 is deprecated``), pointing at
+    the caller's line."""
+    import warnings
+
+    def warned(mod):
+        ctx = mod.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            setattr(ctx, attr, getattr(ssl.TLSVersion, version))
+        return [(w.category, str(w.message), os.path.basename(w.filename)) for w in caught]
+
+    got, ref = warned(impl), warned(ssl)
+    assert ref == [(DeprecationWarning, f"ssl.TLSVersion.{version} is deprecated",
+                    "test_security_defaults.py")]
+    assert got == ref
+
+
+def test_deprecated_constructor_and_options_warn_as_the_stdlib(impl):
+    """``SSLContext()`` without a protocol, with ``PROTOCOL_TLSv1``, and
+    ``OP_NO_TLSv1`` in ``options``: the stdlib's warnings, texts and the
+    caller's line (compiled code has no frame of its own to skip)."""
+    import warnings
+
+    def warned(mod):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mod.SSLContext()
+            mod.SSLContext(ssl.PROTOCOL_TLSv1)
+            ctx = mod.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.options |= ssl.OP_NO_TLSv1
+        return [(w.category, str(w.message), os.path.basename(w.filename), w.lineno)
+                for w in caught]
+
+    got, ref = warned(impl), warned(ssl)
+    assert len(ref) == 4 and {w[2] for w in ref} == {"test_security_defaults.py"}
+    assert got == ref

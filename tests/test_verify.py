@@ -217,3 +217,32 @@ def test_verify_uses_only_loaded_cas(impl, net, certs, server_ctx):
     assert type(hs.client_exc) is ssl.SSLCertVerificationError
     assert hs.client_exc.verify_code == 20
     assert isinstance(hs.client_exc, socket.error)  # SSLError is an OSError
+
+
+@pytest.mark.parametrize("ca", ["none", "right-ca", "other-ca"])
+def test_get_server_certificate_as_the_stdlib(impl, net, certs, monkeypatch, ca):
+    """``tlsfast.get_server_certificate`` against ``openssl s_server`` with
+    the ``alt.example`` certificate, reached as 127.0.0.1: without
+    ``ca_certs`` nothing is verified; with the right CA the chain is and the
+    name is not (as the stdlib: the address is not in the certificate); with
+    another CA it fails with ``SSLCertVerificationError``.  The stdlib's
+    function gives the same outcome from a second server."""
+    import tlsfast
+    monkeypatch.setattr(tlsfast, "SSLContext", impl.SSLContext)
+    ca_certs = {"none": None, "right-ca": certs.ca_pem, "other-ca": certs.other_ca_pem}[ca]
+
+    def fetch(func):
+        proc, port = net.openssl_server("-cert", certs.alt.chain, "-key", certs.alt.key)
+        try:
+            return func(("127.0.0.1", port), ca_certs=ca_certs, timeout=10)
+        except ssl.SSLCertVerificationError as exc:
+            return exc
+
+    got, ref = fetch(tlsfast.get_server_certificate), fetch(ssl.get_server_certificate)
+    if ca == "other-ca":
+        assert isinstance(ref, ssl.SSLCertVerificationError)
+        assert isinstance(got, ssl.SSLCertVerificationError), got
+        assert got.verify_code == ref.verify_code == 20     # unable to get local issuer
+    else:
+        assert ssl.PEM_cert_to_DER_cert(got) == ssl.PEM_cert_to_DER_cert(certs.alt.leaf_pem)
+        assert ssl.PEM_cert_to_DER_cert(ref) == ssl.PEM_cert_to_DER_cert(got)

@@ -173,14 +173,16 @@ cdef class SSLContext:
         if protocol is not None:
             protocol = operator.index(protocol)
         if protocol is None:
+            # (compiled code has no Python frame: stacklevel=1 names the
+            # caller's line, as the stdlib's warnings do)
             import warnings
             warnings.warn("ssl.SSLContext() without protocol argument is deprecated.",
-                          DeprecationWarning, stacklevel=2)
+                          DeprecationWarning, stacklevel=1)
             protocol = _PROTOCOL_TLS
         protocol = _ssl._SSLMethod(protocol)
         if protocol not in (_PROTOCOL_TLS_CLIENT, _PROTOCOL_TLS_SERVER):
             import warnings
-            warnings.warn(f"ssl.{protocol.name} is deprecated", DeprecationWarning, stacklevel=2)
+            warnings.warn(f"ssl.{protocol.name} is deprecated", DeprecationWarning, stacklevel=1)
         if protocol == _PROTOCOL_TLS_CLIENT:
             method = TLS_client_method()
         elif protocol == _PROTOCOL_TLS_SERVER:
@@ -390,7 +392,8 @@ cdef class SSLContext:
         v = operator.index(value)
         if v in (SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION):
             import warnings
-            warnings.warn(f"ssl.{_TLSVersion(v)} is deprecated", DeprecationWarning, stacklevel=3)
+            warnings.warn(f"ssl.TLSVersion.{_TLSVersion(v).name} is deprecated",
+                          DeprecationWarning, stacklevel=1)
         if v == _TLSVersion.MINIMUM_SUPPORTED or v == _TLSVersion.MAXIMUM_SUPPORTED:
             return 0
         if v not in (SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION):
@@ -454,7 +457,7 @@ cdef class SSLContext:
         if (new & ~old) & _OP_NO_VERSIONS:
             import warnings
             warnings.warn("ssl.OP_NO_SSL*/ssl.OP_NO_TLS* options are deprecated",
-                          DeprecationWarning, stacklevel=2)
+                          DeprecationWarning, stacklevel=1)
         SSL_CTX_clear_options(self.ctx, old & ~new)
         SSL_CTX_set_options(self.ctx, new & ~old)
 

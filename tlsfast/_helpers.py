@@ -33,10 +33,10 @@ def get_server_certificate(addr, ssl_version=None, ca_certs=None, timeout=None):
     others warn ``DeprecationWarning`` as ``SSLContext`` does.  ``host`` is
     the ``server_hostname`` given to ``wrap_socket``.  Without ``ca_certs``
     nothing is verified (``CERT_NONE``).  ``ca_certs`` (path of a PEM file
-    of CA certificates) switches verification on (``CERT_REQUIRED``) and,
-    unlike the stdlib, which never checks the name here, a
-    ``PROTOCOL_TLS_CLIENT`` context then also checks that the certificate
-    matches ``host`` (``check_hostname``).  ``timeout`` is in seconds
+    of CA certificates) switches verification of the chain on
+    (``CERT_REQUIRED``); as in the stdlib, the name is never checked here
+    (``check_hostname`` is off), so ``addr`` may be an IP address the
+    certificate does not name.  ``timeout`` is in seconds
     (float) and bounds the connection and the handshake (``None`` =
     ``socket.getdefaulttimeout()``).
 
@@ -58,8 +58,7 @@ def get_server_certificate(addr, ssl_version=None, ca_certs=None, timeout=None):
     context = tlsfast.SSLContext(
         tlsfast.PROTOCOL_TLS_CLIENT if ssl_version is None else ssl_version
     )
-    if cert_reqs == tlsfast.CERT_NONE:
-        context.check_hostname = False
+    context.check_hostname = False      # as the stdlib: only the chain
     context.verify_mode = cert_reqs
     if ca_certs is not None:
         context.load_verify_locations(ca_certs)
