@@ -35,7 +35,7 @@ WHAT = {
     "server_random": "server_random() (SSL_get_server_random)",
     "key_update": "key_update() (SSL_key_update)",
     "renegotiate": "renegotiate() (SSL_renegotiate)",
-    "renegotiate_pending": "renegotiate_pending() (SSL_in_init)",
+    "renegotiate_pending": "renegotiate_pending() (SSL_renegotiate_pending)",
     "peek": "peek() (SSL_peek_ex)",
     "get_peer_cert_chain": "get_peer_cert_chain() (SSL_get_peer_cert_chain)",
     "get_verified_chain": "get_verified_chain() (SSL_get0_verified_chain)",

@@ -340,7 +340,7 @@ class _BeyondStdlibMixin:
     server_random = _not_in_stdlib("server_random() (SSL_get_server_random)")
     key_update = _not_in_stdlib("key_update() (SSL_key_update)")
     renegotiate = _not_in_stdlib("renegotiate() (SSL_renegotiate)")
-    renegotiate_pending = _not_in_stdlib("renegotiate_pending() (SSL_in_init)")
+    renegotiate_pending = _not_in_stdlib("renegotiate_pending() (SSL_renegotiate_pending)")
     peek = _not_in_stdlib("peek() (SSL_peek_ex)")
     _peek_flag = _not_in_stdlib("recv(n, MSG_PEEK) / recv_into(..., MSG_PEEK) (SSL_peek)")
     get_peer_cert_chain = _not_in_stdlib("get_peer_cert_chain() (SSL_get_peer_cert_chain)")
