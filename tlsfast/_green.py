@@ -149,6 +149,9 @@ class GreenContextBase:
 
     def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
                     suppress_ragged_eofs=True, server_hostname=None, session=None):
+        """Like ``SSLContext.wrap_socket`` (same arguments) but returns a
+        cooperative socket of ``_socket_class`` over the wrapped context;
+        raises what that class's constructor raises."""
         return self._socket_class(
             sock, self._tlsfast_context, server_side=server_side,
             do_handshake_on_connect=do_handshake_on_connect,
@@ -168,6 +171,21 @@ class GreenContextBase:
 class GreenTLSMixin:
     """TLS methods of a green socket (mixed in before the green library's
     socket class, whose methods serve the plain, not-yet-TLS state).
+
+    Every I/O method mirrors its ``ssl.SSLSocket`` namesake with these
+    differences, spelled out once here (the public classes' docstrings add
+    what their library does to a waiter):
+
+    * it waits on the hub, not in the kernel; the socket's timeout
+      (``settimeout``, seconds) is one deadline per call, over all its
+      waits, and raises ``socket.timeout`` with the stdlib's message;
+    * timeout 0.0: a would-block raises ``ssl.SSLWantReadError`` /
+      ``ssl.SSLWantWriteError`` at once, as a non-blocking ``ssl.SSLSocket``;
+    * without a TLS layer (not connected yet, unwrapped, closed, detached)
+      ``recv`` / ``recv_into`` / ``send`` / ``sendall`` are the green
+      library's plain methods (cleartext; ``OSError`` such as ``EBADF``
+      once closed), while ``read`` / ``write`` / ``unwrap`` raise
+      ``ValueError`` (``do_handshake`` too, once connected).
 
     The subclass provides:
 
@@ -239,14 +257,23 @@ class GreenTLSMixin:
         return rc
 
     def connect(self, addr):
-        """Connect cooperatively, then put TLS on (and handshake if
-        ``do_handshake_on_connect``).  Raises ``ValueError`` on a server-side
-        or already connected socket, ``OSError`` for connect errors and what
-        ``do_handshake`` raises."""
+        """Connect cooperatively to ``addr``, then put TLS on (and handshake
+        if ``do_handshake_on_connect``); mirrors ``ssl.SSLSocket.connect``.
+        The TCP connect and the handshake each get the socket's timeout.
+        Raises ``ValueError`` on a server-side or already connected socket,
+        ``OSError`` (``socket.timeout("timed out")``, ``ConnectionRefusedError``
+        ...) for connect errors and what ``do_handshake`` raises."""
         self._real_connect(addr, False)
 
     def connect_ex(self, addr):
-        """Like ``connect`` but returns an errno for connect errors."""
+        """Like ``connect`` but returns 0 or the connect error's errno
+        (``int``); mirrors ``ssl.SSLSocket.connect_ex``.  ``ValueError`` and
+        the handshake's exceptions are still raised.  Non-blocking (timeout
+        0.0) it returns ``EINPROGRESS`` without TLS: unlike the stdlib,
+        ``do_handshake`` then raises ``ValueError``; call ``connect_ex``
+        again once writable: it puts TLS on when it returns 0 (and, with
+        ``do_handshake_on_connect``, raises ``ssl.SSLWantReadError`` from
+        the handshake's start: go on with ``do_handshake()``)."""
         return self._real_connect(addr, True)
 
     def _start_tls(self):
@@ -328,6 +355,23 @@ class GreenTLSMixin:
     # -- reading -------------------------------------------------------------
 
     def recv_into(self, buffer, nbytes=None, flags=0):
+        """Decrypt up to ``nbytes`` bytes into ``buffer``; return the count.
+
+        Mirrors ``ssl.SSLSocket.recv_into`` (``SSL_read_ex``), waiting on
+        the hub (see the class docstring).  ``buffer`` is a writable buffer
+        (``bytearray``, writable ``memoryview`` ...); ``nbytes`` None or 0
+        means ``len(buffer)``.  Returns at most one TLS record (16 KiB);
+        0 at end of stream: the peer's close_notify, a ragged EOF when
+        ``suppress_ragged_eofs``, or (eventlet) the socket closed by another
+        greenthread meanwhile.
+
+        Raises ``ValueError`` for non-zero ``flags``, a negative ``nbytes``
+        or one larger than the buffer, ``TypeError`` for a read-only
+        buffer, ``socket.timeout("The read operation timed out")``,
+        ``ssl.SSLWantReadError`` when non-blocking, ``ssl.SSLEOFError`` on a
+        ragged EOF when not suppressed, ``ssl.SSLError`` for other TLS
+        failures and ``OSError`` for transport failures.
+        """
         tls = self._sslobj
         if tls is None:
             return self._plain_recv_into(buffer, nbytes, flags)
@@ -361,6 +405,16 @@ class GreenTLSMixin:
         return bytes(buf)
 
     def recv(self, buflen=1024, flags=0):
+        """Read up to ``buflen`` bytes of plaintext; return ``bytes``.
+
+        Mirrors ``ssl.SSLSocket.recv`` (``SSL_read_ex``), waiting on the hub
+        (see the class docstring).  Returns at most one TLS record (16
+        KiB); ``b""`` at end of stream (as ``recv_into`` returns 0) and for
+        ``buflen`` 0.  Raises as ``recv_into`` does: ``ValueError`` for
+        non-zero ``flags`` or a negative ``buflen``, ``socket.timeout("The
+        read operation timed out")``, ``ssl.SSLWantReadError`` when
+        non-blocking, ``ssl.SSLEOFError`` / ``ssl.SSLError`` / ``OSError``.
+        """
         tls = self._sslobj
         if tls is None:
             return self._plain_recv(buflen, flags)
@@ -370,7 +424,16 @@ class GreenTLSMixin:
         return self._recv_bytes(tls, buflen)
 
     def read(self, len=1024, buffer=None):  # noqa: A002 - stdlib signature
-        """Read up to ``len`` bytes (``bytes``), or into ``buffer`` (the count)."""
+        """Read up to ``len`` bytes: ``bytes``, or the count written into ``buffer``.
+
+        Mirrors ``ssl.SSLSocket.read`` (``SSL_read_ex``), waiting on the hub
+        (see the class docstring); results and exceptions as ``recv`` /
+        ``recv_into``, except: ``ValueError("Read on closed or unwrapped SSL
+        socket.")`` without a TLS layer (never a cleartext read), and with a
+        ``buffer`` ``len`` 0 means the whole buffer while a ``len`` larger
+        than the buffer -- the default 1024 with a smaller buffer included
+        -- raises ``ValueError`` (the stdlib clamps it to the buffer).
+        """
         tls = self._sslobj
         if tls is None:
             raise ValueError("Read on closed or unwrapped SSL socket.")
@@ -387,6 +450,8 @@ class GreenTLSMixin:
             return 0
 
     def pending(self):
+        """Decrypted bytes (int) readable without waiting (``SSL_pending``),
+        0 without a TLS layer; mirrors ``ssl.SSLSocket.pending``."""
         tls = self._sslobj
         return 0 if tls is None else tls.pending()
 
@@ -399,13 +464,34 @@ class GreenTLSMixin:
         return self._finish(tls.try_send, (data,), n, WRITE_TIMEOUT)
 
     def write(self, data):
-        """Encrypt and send ``data``; returns the count taken."""
+        """Encrypt and send ``data``; return the plaintext byte count taken.
+
+        Mirrors ``ssl.SSLSocket.write`` (``SSL_write_ex``), waiting on the
+        hub (see the class docstring).  ``data`` is any bytes-like object.
+        The compiled implementation enables partial writes, so the count
+        may be smaller than ``len(data)`` when the transport is slow; the
+        pure-Python one (as the stdlib) takes all of it.
+
+        Raises ``ValueError("Write on closed or unwrapped SSL socket.")``
+        without a TLS layer (never a cleartext write), ``TypeError`` for
+        non-bytes-like ``data``, ``socket.timeout("The write operation
+        timed out")``, ``ssl.SSLWantWriteError`` (or ``SSLWantReadError``)
+        when non-blocking, ``ssl.SSLError`` for TLS failures and ``OSError``
+        (``BrokenPipeError``, ``ConnectionResetError``) for transport ones.
+        """
         tls = self._sslobj
         if tls is None:
             raise ValueError("Write on closed or unwrapped SSL socket.")
         return self._send_tls(tls, data)
 
     def send(self, data, flags=0):
+        """Encrypt and send ``data``; return the plaintext byte count taken.
+
+        Mirrors ``ssl.SSLSocket.send``: ``write`` (see there, including the
+        partial counts of the compiled implementation) plus ``ValueError``
+        for non-zero ``flags``; without a TLS layer it is the green
+        library's plain ``send`` (cleartext), as in the stdlib.
+        """
         tls = self._sslobj
         if tls is None:
             return self._plain_send(data, flags)
@@ -415,6 +501,16 @@ class GreenTLSMixin:
         return self._send_tls(tls, data)
 
     def sendall(self, data, flags=0):
+        """Encrypt and send all of ``data`` (bytes-like); return None.
+
+        Mirrors ``ssl.SSLSocket.sendall``, waiting on the hub (see the class
+        docstring): the socket's timeout is one deadline for the whole
+        call.  Raises as ``send`` does (``socket.timeout("The write
+        operation timed out")``, ``ssl.SSLWantWriteError`` when
+        non-blocking ...); after such an error how much was sent is
+        unknown.  Without a TLS layer it is the green library's plain
+        ``sendall``.
+        """
         tls = self._sslobj
         if tls is None:
             return self._plain_sendall(data, flags)
@@ -448,7 +544,22 @@ class GreenTLSMixin:
     # -- handshake and shutdown ------------------------------------------------
 
     def do_handshake(self, block=False):
-        """Perform the TLS handshake, waiting cooperatively."""
+        """Perform the TLS handshake (``SSL_do_handshake``); return None.
+
+        Mirrors ``ssl.SSLSocket.do_handshake``, waiting on the hub (see the
+        class docstring); after the handshake it returns at once.
+        ``block=True`` on a non-blocking socket (timeout 0.0) waits without
+        a deadline instead of raising the want errors, as in the stdlib.
+
+        Raises ``OSError`` (``ENOTCONN``) before the socket is connected,
+        ``ValueError`` without a TLS layer (closed, unwrapped),
+        ``ssl.SSLCertVerificationError`` when the peer's certificate (or
+        host name) is rejected, ``ssl.SSLError`` (``SSLEOFError`` when the
+        peer closes mid-handshake) for other TLS failures, ``OSError`` for
+        transport failures, ``socket.timeout("The handshake operation
+        timed out")`` and, non-blocking, ``ssl.SSLWantReadError`` /
+        ``ssl.SSLWantWriteError``.
+        """
         self._check_connected()
         tls = self._sslobj
         if tls is None:
@@ -458,8 +569,23 @@ class GreenTLSMixin:
             self._finish(tls.try_do_handshake, (), code, HANDSHAKE_TIMEOUT, block)
 
     def unwrap(self):
-        """Exchange close_notify alerts cooperatively and drop the TLS layer;
-        returns this socket, now carrying cleartext."""
+        """Shut TLS down (``SSL_shutdown``) and return this socket, now cleartext.
+
+        Mirrors ``ssl.SSLSocket.unwrap``, waiting on the hub (see the class
+        docstring): sends our close_notify, waits for the peer's
+        (application data arriving meanwhile is discarded), then drops the
+        TLS layer: ``recv`` / ``send`` move cleartext, ``read`` / ``write``
+        / ``unwrap`` raise ``ValueError``.
+
+        Raises ``ValueError`` without a TLS layer (closed, already
+        unwrapped, not connected), ``ssl.SSLEOFError`` (or ``OSError``) when
+        the peer closed without close_notify (``gevent.ssl`` swallows it;
+        the stdlib does not), ``ssl.SSLError`` for other TLS failures (e.g.
+        before the handshake), ``socket.timeout("The read operation timed
+        out")`` -- that message even while waiting to send, where the
+        stdlib says "write" -- and, non-blocking, ``ssl.SSLWantReadError``
+        / ``ssl.SSLWantWriteError``.
+        """
         tls = self._sslobj
         if tls is None:
             raise ValueError(f"No SSL wrapper around {self}")
@@ -473,6 +599,11 @@ class GreenTLSMixin:
 
     @property
     def context(self):
+        """The tlsfast ``SSLContext`` in use (a ``GreenContext`` is unwrapped
+        to its context), as ``ssl.SSLSocket.context``.  Assigning one (e.g.
+        from an SNI callback) forwards it to the TLS layer, where the
+        compiled implementation raises ``TypeError`` for a non-tlsfast
+        context; without a TLS layer it is kept for ``connect``."""
         return self._context
 
     @context.setter
@@ -484,6 +615,11 @@ class GreenTLSMixin:
 
     @property
     def session(self):
+        """The TLS session (``SSLSession``), None before the handshake or
+        without a TLS layer; as ``ssl.SSLSocket.session``.  Assigning one
+        keeps it for ``connect`` and, with a TLS layer, forwards it:
+        ``TypeError`` for a non-``SSLSession``, ``ValueError`` after the
+        handshake or on a server-side socket."""
         tls = self._sslobj
         return None if tls is None else tls.session
 
@@ -495,10 +631,17 @@ class GreenTLSMixin:
 
     @property
     def session_reused(self):
+        """True when the handshake resumed ``session`` (``SSL_session_reused``),
+        None without a TLS layer."""
         tls = self._sslobj
         return None if tls is None else tls.session_reused
 
     def getpeercert(self, binary_form=False):
+        """The peer's certificate, as ``ssl.SSLSocket.getpeercert``: the
+        stdlib's ``dict`` (``{}`` when not verified), DER ``bytes`` with
+        ``binary_form``, or None when the peer sent none.  Raises
+        ``OSError`` (``ENOTCONN``) before the socket is connected and
+        ``ValueError`` before the handshake or without a TLS layer."""
         self._check_connected()
         tls = self._sslobj
         if tls is None:
@@ -506,29 +649,45 @@ class GreenTLSMixin:
         return tls.getpeercert(binary_form)
 
     def cipher(self):
+        """``(name, protocol, secret_bits)`` of the negotiated cipher, None
+        before the handshake or without a TLS layer (as the stdlib)."""
         tls = self._sslobj
         return None if tls is None else tls.cipher()
 
     def shared_ciphers(self):
+        """Server side: the ``list`` of ``(name, protocol, secret_bits)`` the
+        client offered and we support; None on the client side, before the
+        handshake or without a TLS layer (as the stdlib)."""
         tls = self._sslobj
         return None if tls is None else tls.shared_ciphers()
 
     def compression(self):
+        """The compression algorithm (``str``) or None: always None in
+        practice (OpenSSL disables TLS compression), and without a TLS
+        layer."""
         tls = self._sslobj
         return None if tls is None else tls.compression()
 
     def version(self):
+        """The protocol version (``"TLSv1.3"`` ...), None before the
+        handshake or without a TLS layer (``SSL_get_version``)."""
         tls = self._sslobj
         return None if tls is None else tls.version()
 
     def selected_alpn_protocol(self):
+        """The ALPN protocol (``str``) agreed in the handshake, or None."""
         tls = self._sslobj
         return None if tls is None else tls.selected_alpn_protocol()
 
     def selected_npn_protocol(self):
+        """Always None: NPN is not supported (deprecated in the stdlib)."""
         return None
 
     def get_channel_binding(self, cb_type="tls-unique"):
+        """Channel binding data (``bytes``, RFC 5929) for ``cb_type``, None
+        before the handshake or without a TLS layer.  Raises
+        ``ValueError`` for a type other than ``"tls-unique"`` (the
+        stdlib's ``ssl.CHANNEL_BINDING_TYPES``)."""
         tls = self._sslobj
         if tls is None:
             if cb_type not in _socket_channel_binding_types():
@@ -537,25 +696,34 @@ class GreenTLSMixin:
         return tls.get_channel_binding(cb_type)
 
     def verify_client_post_handshake(self):
+        """Server side, TLS 1.3: request the client's certificate
+        (``SSL_verify_client_post_handshake``); it arrives with a later
+        read.  Raises ``ssl.SSLError`` when OpenSSL refuses (client side,
+        client without ``post_handshake_auth``, TLS 1.2) and ``ValueError``
+        without a TLS layer."""
         tls = self._sslobj
         if tls is None:
             raise ValueError(f"No SSL wrapper around {self}")
         return tls.verify_client_post_handshake()
 
     def dup(self):
+        """Raises ``NotImplementedError``, as ``ssl.SSLSocket.dup``."""
         raise NotImplementedError(f"Can't dup() {self.__class__.__name__} instances")
 
     def recvfrom(self, buflen=1024, flags=0):
+        """The plain ``recvfrom``; ``ValueError`` while TLS is up (as the stdlib)."""
         if self._sslobj is not None:
             raise ValueError(f"recvfrom not allowed on instances of {self.__class__}")
         return super().recvfrom(buflen, flags)
 
     def recvfrom_into(self, buffer, nbytes=None, flags=0):
+        """The plain ``recvfrom_into``; ``ValueError`` while TLS is up (as the stdlib)."""
         if self._sslobj is not None:
             raise ValueError(f"recvfrom_into not allowed on instances of {self.__class__}")
         return super().recvfrom_into(buffer, nbytes or 0, flags)
 
     def sendto(self, data, flags_or_addr, addr=None):
+        """The plain ``sendto``; ``ValueError`` while TLS is up (as the stdlib)."""
         if self._sslobj is not None:
             raise ValueError(f"sendto not allowed on instances of {self.__class__}")
         if addr is None:
@@ -563,12 +731,15 @@ class GreenTLSMixin:
         return super().sendto(data, flags_or_addr, addr)
 
     def recvmsg(self, *args, **kwargs):
+        """Raises ``NotImplementedError``, as ``ssl.SSLSocket.recvmsg``."""
         raise NotImplementedError(f"recvmsg not allowed on instances of {self.__class__}")
 
     def recvmsg_into(self, *args, **kwargs):
+        """Raises ``NotImplementedError``, as ``ssl.SSLSocket.recvmsg_into``."""
         raise NotImplementedError(f"recvmsg_into not allowed on instances of {self.__class__}")
 
     def sendmsg(self, *args, **kwargs):
+        """Raises ``NotImplementedError``, as ``ssl.SSLSocket.sendmsg``."""
         raise NotImplementedError(f"sendmsg not allowed on instances of {self.__class__}")
 
 

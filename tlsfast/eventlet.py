@@ -92,6 +92,19 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
     a socket connected later gets it in ``connect()``.  ``self.fd`` is the
     socket driven underneath: the tlsfast socket (non-blocking) while TLS is
     up, so attributes this class does not define reach it.
+
+    Arguments, attributes and constructor exceptions are those of
+    ``tlsfast.gevent.SSLSocket`` (the same checks), plus ``ValueError``
+    when ``sock`` is already a ``GreenSSLSocket``.
+
+    The I/O methods mirror ``ssl.SSLSocket``'s with the green waits and
+    timeouts of ``tlsfast._green.GreenTLSMixin``.  While one waits, a
+    second greenthread waiting for the same event on this socket gets
+    ``RuntimeError("Second simultaneous read ...")`` (or "write"), and
+    ``close()`` from another greenthread wakes the waiter with
+    ``IOClosed`` (an ``OSError``), which reads turn into end of stream.
+    Without a TLS layer the plain methods are eventlet's (whose ``recv``
+    on an unconnected socket waits rather than raising ``ENOTCONN``).
     """
 
     _eof_errors = (IOClosed,)
@@ -183,36 +196,46 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
     # -- the plain socket methods GreenSocket binds once in __init__ ----------
 
     def fileno(self):
+        """The descriptor (``int``), -1 once closed or detached."""
         return self.fd.fileno()
 
     def getsockname(self):
+        """``socket.getsockname`` of the socket driven underneath."""
         return self.fd.getsockname()
 
     def getpeername(self):
+        """``socket.getpeername``; ``OSError`` (``ENOTCONN``) when not connected."""
         return self.fd.getpeername()
 
     def getsockopt(self, *args):
+        """``socket.getsockopt`` of the socket driven underneath."""
         return self.fd.getsockopt(*args)
 
     def setsockopt(self, *args):
+        """``socket.setsockopt`` of the socket driven underneath."""
         return self.fd.setsockopt(*args)
 
     def bind(self, address):
+        """``socket.bind`` of the socket driven underneath."""
         return self.fd.bind(address)
 
     def listen(self, *args):
+        """``socket.listen`` of the socket driven underneath."""
         return self.fd.listen(*args)
 
     @property
     def family(self):
+        """The address family (``socket.AddressFamily``)."""
         return self.fd.family
 
     @property
     def type(self):
+        """The socket type (``socket.SOCK_STREAM``)."""
         return self.fd.type
 
     @property
     def proto(self):
+        """The protocol number (``int``)."""
         return self.fd.proto
 
     # -- connect / accept ----------------------------------------------------
@@ -223,7 +246,9 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
         ``do_handshake()``), in whichever greenthread serves it.  A
         connection the peer already reset is dropped and the next one
         accepted: one client's failure never reaches the accept loop (where
-        ``eventlet.wsgi.server`` would stop serving on ``ECONNRESET``)."""
+        ``eventlet.wsgi.server`` would stop serving on ``ECONNRESET``).
+        The socket's timeout bounds the whole wait (``socket.timeout("timed
+        out")``); non-blocking it raises ``BlockingIOError``."""
         fd = self.fd
         deadline = None
         while True:
@@ -254,7 +279,9 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
     # -- teardown ------------------------------------------------------------
 
     def shutdown(self, how):
-        """``socket.shutdown`` after dropping the TLS layer (no close_notify)."""
+        """``socket.shutdown(how)`` after dropping the TLS layer (no
+        close_notify; use ``unwrap`` for one), as ``ssl.SSLSocket.shutdown``.
+        Raises ``OSError`` (``ENOTCONN`` on an unconnected socket)."""
         self._sslobj = None
         return self.fd.shutdown(how)
 
@@ -281,6 +308,9 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
             self._sslobj = None
 
     def detach(self):
+        """Drop the TLS layer (no close_notify) and return the descriptor
+        (``int``), as ``ssl.SSLSocket.detach``; do not use this object
+        afterwards."""
         self._sslobj = None
         return self.fd.detach()
 
@@ -314,7 +344,8 @@ def green_context(context) -> GreenContext:
 
 def wrap_socket(sock, context, server_side=False, do_handshake_on_connect=True,
                 suppress_ragged_eofs=True, server_hostname=None, session=None) -> GreenSSLSocket:
-    """Wrap ``sock`` with tlsfast ``context`` (either implementation)."""
+    """Wrap ``sock`` with tlsfast ``context`` (either implementation) into a
+    ``GreenSSLSocket``; arguments and exceptions as its constructor."""
     return GreenSSLSocket(sock, context, server_side=server_side,
                           do_handshake_on_connect=do_handshake_on_connect,
                           suppress_ragged_eofs=suppress_ragged_eofs,
@@ -340,7 +371,10 @@ def wrap_ssl(sock, certificate=None, private_key=None, server_side=False,
     ``server_hostname`` is given.  ``ssl_version`` pins a ``TLSVersion``
     (minimum and maximum) when given as one; ``ciphers`` goes to
     ``set_ciphers``.  With ``context``, the other TLS options must not be
-    given.
+    given (``ValueError``).  Also raises what ``load_cert_chain`` /
+    ``load_verify_locations`` / ``set_ciphers`` raise (``OSError`` for a
+    missing file, ``ssl.SSLError``) and what the ``GreenSSLSocket``
+    constructor raises.
     """
     certfile = certfile or certificate
     keyfile = keyfile or private_key

@@ -102,6 +102,28 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
     later gets it in ``connect()``.  ``self._sock`` is the tlsfast socket
     (non-blocking) while TLS is up, so attributes this class does not define
     (``export_keying_material``...) reach it.
+
+    Arguments as ``SSLContext.wrap_socket``; they become the attributes
+    ``server_side`` (bool), ``server_hostname`` (``str`` or None),
+    ``do_handshake_on_connect`` and ``suppress_ragged_eofs`` (bool).  The
+    constructor raises ``ValueError`` for the stdlib's argument conflicts
+    (``server_hostname`` or ``session`` with ``server_side``; a context
+    with ``check_hostname`` and no ``server_hostname``; a non-blocking
+    socket with ``do_handshake_on_connect``), ``NotImplementedError`` for
+    a non-stream socket, ``ssl.SSLError`` for an unconnected socket with
+    data already received (as the stdlib), ``OSError`` (``ENOTCONN``) for
+    a server-side socket neither connected nor listening (an accepted
+    connection the peer already reset), and what ``do_handshake`` raises.
+    The argument and socket-type checks (all but the non-blocking one)
+    leave ``sock`` as it is; after them its descriptor belongs to this
+    object and is closed on error.
+
+    The I/O methods mirror ``ssl.SSLSocket``'s with the green waits and
+    timeouts of ``tlsfast._green.GreenTLSMixin``.  While one waits, a
+    second greenlet waiting for the same event on this socket gets
+    ``ConcurrentObjectUseError``, and ``close()`` from another greenlet
+    wakes the waiter with ``OSError`` (``EBADF``, gevent's
+    ``cancel_wait_ex``).
     """
 
     def __init__(self, sock, context, server_side=False, do_handshake_on_connect=True,
@@ -169,6 +191,10 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
 
     # gevent's plain sendall calls send(chunk, flags, timeout=...)
     def send(self, data, flags=0, timeout=_timeout_default):
+        """``GreenTLSMixin.send`` (``ssl.SSLSocket.send``: encrypt, return
+        the plaintext byte count taken) while TLS is up, where ``timeout``
+        is ignored (the socket's timeout applies); without a TLS layer,
+        gevent's plain ``send`` with ``timeout`` (seconds)."""
         if self._sslobj is None:
             return _GeventSocket.send(self, data, flags, timeout)
         return _green.GreenTLSMixin.send(self, data, flags)
@@ -177,7 +203,12 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
 
     def accept(self):
         """Accept a connection: ``(SSLSocket, address)``, server side,
-        handshaken here if ``do_handshake_on_connect``."""
+        handshaken here if ``do_handshake_on_connect``; mirrors
+        ``ssl.SSLSocket.accept``.  Raises what gevent's ``accept`` raises
+        (``socket.timeout("timed out")``, ``BlockingIOError`` when
+        non-blocking) and what the constructor raises for the new
+        connection (handshake failures, ``OSError`` when the peer already
+        reset it), which is then closed."""
         newsock, addr = _GeventSocket.accept(self)
         try:
             return type(self)(newsock, self._context, server_side=True,
@@ -190,8 +221,10 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
     # -- teardown ------------------------------------------------------------
 
     def shutdown(self, how):
-        """``socket.shutdown`` after dropping the TLS layer (no close_notify),
-        waking greenlets waiting on this socket."""
+        """``socket.shutdown(how)`` after dropping the TLS layer (no
+        close_notify; use ``unwrap`` for one), waking greenlets waiting on
+        this socket; as ``ssl.SSLSocket.shutdown``.  Raises ``OSError``
+        (``ENOTCONN`` on an unconnected socket)."""
         self._sslobj = None
         _GeventSocket.shutdown(self, how)
 
@@ -200,6 +233,8 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
         _GeventSocket._real_close(self, *args, **kwargs)
 
     def detach(self):
+        """Drop the TLS layer (no close_notify) and return the descriptor
+        (``int``), leaving this object closed; as ``ssl.SSLSocket.detach``."""
         self._sslobj = None
         return _GeventSocket.detach(self)
 
@@ -226,7 +261,7 @@ def green_context(context) -> GreenContext:
 def wrap_socket(sock, context, server_side=False, do_handshake_on_connect=True,
                 suppress_ragged_eofs=True, server_hostname=None, session=None) -> SSLSocket:
     """Wrap ``sock`` with tlsfast ``context`` (either implementation) into a
-    cooperative ``SSLSocket``."""
+    cooperative ``SSLSocket``; arguments and exceptions as its constructor."""
     return SSLSocket(sock, context, server_side=server_side,
                      do_handshake_on_connect=do_handshake_on_connect,
                      suppress_ragged_eofs=suppress_ragged_eofs,
@@ -238,6 +273,7 @@ SSLContext = _green.make_context_class(_tlsfast.SSLContext, SSLSocket, __name__)
 
 def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None, capath=None,
                            cadata=None):
-    """``tlsfast.create_default_context`` returning a green ``SSLContext``."""
+    """``tlsfast.create_default_context`` (same arguments and exceptions)
+    returning a green ``SSLContext``."""
     from ._helpers import create_default_context as _create
     return _create(SSLContext, purpose, cafile, capath, cadata)
