@@ -106,6 +106,11 @@ def test_peer_close_with_and_without_close_notify(impl, certs):
     assert data == {"notify": ["bye", ""], "ragged": ["bye", ""]}
 
 
+def test_read_into_small_buffer_as_the_stdlib(impl, certs):
+    data = scenario(impl, certs, "read_into_small_buffer")
+    assert data == {"reads": ["012", "345", "678", "9AB"]}
+
+
 def test_timeout_zero_is_nonblocking(impl, certs):
     data = scenario(impl, certs, "nonblocking")
     assert data == {"exc": "SSLWantReadError", "exc2": "SSLWantReadError"}

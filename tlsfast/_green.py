@@ -429,18 +429,21 @@ class GreenTLSMixin:
         Mirrors ``ssl.SSLSocket.read`` (``SSL_read_ex``), waiting on the hub
         (see the class docstring); results and exceptions as ``recv`` /
         ``recv_into``, except: ``ValueError("Read on closed or unwrapped SSL
-        socket.")`` without a TLS layer (never a cleartext read), and with a
-        ``buffer`` ``len`` 0 means the whole buffer while a ``len`` larger
-        than the buffer -- the default 1024 with a smaller buffer included
-        -- raises ``ValueError`` (the stdlib clamps it to the buffer).
+        socket.")`` without a TLS layer (never a cleartext read).  With a
+        ``buffer``, as in the stdlib, ``len`` <= 0 or larger than the buffer
+        (the default 1024 with a smaller buffer) means the whole buffer.
         """
         tls = self._sslobj
         if tls is None:
             raise ValueError("Read on closed or unwrapped SSL socket.")
         if buffer is None:
             return self._recv_bytes(tls, len)
-        if len < 0:
-            raise ValueError("size should not be negative")
+        if len > 0:
+            with memoryview(buffer) as view:
+                if len > view.nbytes:
+                    len = 0     # noqa: A001 - the whole buffer, as the stdlib
+        else:
+            len = 0             # noqa: A001
         n = tls.try_recv_into(buffer, len)
         if n >= 0:
             return n

@@ -548,6 +548,30 @@ def sc_peer_close(kit: Kit) -> dict:
         stop()
 
 
+def sc_read_into_small_buffer(kit: Kit) -> dict:
+    """read(len, buffer) as the stdlib: ``len`` larger than the buffer (the
+    default 1024 included), 0 or negative all mean the whole buffer."""
+    def handle(sock):
+        recv_exact(sock, 1)
+        sock.sendall(b"0123456789AB")
+        recv_exact(sock, 1)
+
+    port, stop = kit.serve_forever(handle)
+    try:
+        s = kit.client(port)
+        s.settimeout(10)
+        s.sendall(b"go")
+        out = []
+        for length in (None, 8, 0, -1):
+            buf = bytearray(3)
+            n = s.read(buffer=buf) if length is None else s.read(length, buf)
+            out.append(bytes(buf[:n]).decode())
+        s.close()
+        return {"reads": out}
+    finally:
+        stop()
+
+
 def sc_nonblocking(kit: Kit) -> dict:
     """timeout 0.0: would-block raises SSLWantReadError like ssl.SSLSocket."""
     def handle(sock):
