@@ -2,7 +2,7 @@
 """HTTPS requests per second of gevent's and eventlet's WSGI servers, with
 TLS through tlsfast's green modules vs the libraries' own SSL.
 
-    python bench/green.py [--quick] [--client py|wrk] [--impls c,python]
+    python bench/green.py [--quick] [--client py|wrk] [--impls c,python] [--plain]
                           [--reps N] [--seconds S] [--connections K] [--json FILE]
 
 Servers (each its own process, all started once and kept running), each
@@ -19,6 +19,13 @@ SSL (``gevent.ssl`` / ``green.ssl``):
 * ``evraw``    the same responder in an eventlet accept loop
 
 (``--impls c,python`` adds the pure-Python tlsfast as ``tlsfast-python``.)
+``--plain`` adds, per kind, the same server serving plain HTTP over TCP
+(``plain-tcp``: no TLS at all, the client talks plain TCP too): what a TLS
+layer costing nothing would give, so plain / native is the upper bound of
+tlsfast / native for that kind -- the room the framework leaves a TLS layer.
+(Approximately: plain goes through the library's plain socket methods,
+e.g. gevent's ``sendall`` with a ``getsockopt(SO_SNDBUF)`` per call, which
+a TLS socket's own methods may skip.)
 Same 13-byte response body, same certificate (trustme), TLS 1.3 with
 X25519 on every server, TCP_NODELAY on every server socket (pywsgi sends
 headers and body in two writes), no monkey-patching.
@@ -33,13 +40,18 @@ OS allows, the server is pinned to CPU 0 and the client to CPU 1.
 Each repetition measures, per (mode, server kind), the native and the
 tlsfast servers back to back in ABBA order (native, tlsfast, tlsfast,
 native; each half of ``--seconds``), so a load change on a shared machine
-hits both alike; the (mode, kind) groups rotate between repetitions.  The
+hits both alike (with ``--plain``: native, tlsfast, plain, plain, tlsfast,
+native); the (mode, kind) groups rotate between repetitions.  The
 report gives per configuration the median requests/s and the median server
 CPU time per request (the server's time on CPU over the run, from
 /proc/PID/task/*/schedstat, divided by the requests served) over the repetitions, and per kind and
-mode the median of the within-repetition ratios tlsfast / native.  The CPU
-ratio is the steadier figure on a busy machine; requests/s also depends on
-the client and on whatever else runs.
+mode the median of the within-repetition ratios tlsfast / native.  With
+``--plain`` a second table puts next to each tlsfast / native ratio the
+bound plain / native (median of the within-repetition ratios) and the TLS
+layer's own server CPU per request, native - plain and tlsfast - plain
+(medians of the within-repetition differences).  The CPU ratio is the
+steadier figure on a busy machine; requests/s also depends on the client
+and on whatever else runs.
 
 Everything is bounded: servers get a backstop lifetime, every client run a
 duration and a subprocess timeout, every socket a timeout.
@@ -129,14 +141,17 @@ def serve(kind: str, tls: str, impl: str, certdir: str) -> None:
         import gevent.server
         import gevent.socket
         from gevent.pywsgi import WSGIServer
-        if tls == "tlsfast":
+        if tls == "plain":
+            ctx = None
+        elif tls == "tlsfast":
             import tlsfast.gevent as tg
             ctx = tg.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         else:
             import gevent.ssl
             ctx = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(chain, key)
-        _tls13(ctx)
+        if ctx is not None:
+            ctx.load_cert_chain(chain, key)
+            _tls13(ctx)
         listener = gevent.socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # pywsgi writes the headers and the body with two sendall() calls:
@@ -145,11 +160,12 @@ def serve(kind: str, tls: str, impl: str, certdir: str) -> None:
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         listener.bind(("127.0.0.1", 0))
         listener.listen(1024)
+        tls_args = {} if ctx is None else {"ssl_context": ctx}
         if kind == "pywsgi":
-            server = WSGIServer(listener, _app, ssl_context=ctx, log=None)
+            server = WSGIServer(listener, _app, log=None, **tls_args)
         else:
             server = gevent.server.StreamServer(
-                listener, lambda sock, addr: _responder(sock), ssl_context=ctx)
+                listener, lambda sock, addr: _responder(sock), **tls_args)
         server.start()
         print(f"PORT {listener.getsockname()[1]}", flush=True)
         gevent.sleep(SERVER_BACKSTOP)
@@ -160,15 +176,18 @@ def serve(kind: str, tls: str, impl: str, certdir: str) -> None:
         import eventlet.wsgi
         listener = eventlet.listen(("127.0.0.1", 0), backlog=1024)
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if tls == "tlsfast":
-            import tlsfast.eventlet as te
-            ctx = te.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if tls == "plain":
+            sock = listener
         else:
-            from eventlet.green import ssl as gssl
-            ctx = gssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(chain, key)
-        _tls13(ctx)
-        sock = ctx.wrap_socket(listener, server_side=True)
+            if tls == "tlsfast":
+                import tlsfast.eventlet as te
+                ctx = te.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            else:
+                from eventlet.green import ssl as gssl
+                ctx = gssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(chain, key)
+            _tls13(ctx)
+            sock = ctx.wrap_socket(listener, server_side=True)
         print(f"PORT {sock.getsockname()[1]}", flush=True)
         with eventlet.Timeout(SERVER_BACKSTOP, False):
             if kind == "evwsgi":
@@ -181,7 +200,8 @@ def serve(kind: str, tls: str, impl: str, certdir: str) -> None:
 
 
 # --------------------------------------------------------------------------
-# the Python load generator (run as: green.py --_client MODE PORT CA SECONDS K)
+# the Python load generator
+# (run as: green.py --_client MODE TRANSPORT PORT CA SECONDS K, TRANSPORT tls|plain)
 # --------------------------------------------------------------------------
 
 def _read_response(sock, buf: bytearray) -> bytearray:
@@ -214,8 +234,9 @@ def _read_response(sock, buf: bytearray) -> bytearray:
     return buf
 
 
-def client(mode: str, port: int, ca: str, seconds: float, conns: int) -> None:
-    ctx = _tls13(ssl.create_default_context(cafile=ca))
+def client(mode: str, transport: str, port: int, ca: str, seconds: float,
+           conns: int) -> None:
+    ctx = _tls13(ssl.create_default_context(cafile=ca)) if transport == "tls" else None
     keep = mode == "keepalive"
     request = (b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n" if keep else
                b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
@@ -227,7 +248,7 @@ def client(mode: str, port: int, ca: str, seconds: float, conns: int) -> None:
     def connect():
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return ctx.wrap_socket(raw, server_hostname="localhost")
+        return raw if ctx is None else ctx.wrap_socket(raw, server_hostname="localhost")
 
     def worker(i):
         sock = connect() if keep else None
@@ -312,8 +333,9 @@ class Server:
         self.kind, self.tls, self.impl = kind, tls, impl
         self.lib = KINDS[kind][0]
         self.name = f"{kind}/" + (
-            f"tlsfast-{impl}" if tls == "tlsfast" else
+            f"tlsfast-{impl}" if tls == "tlsfast" else "plain-tcp" if tls == "plain" else
             ("gevent.ssl" if self.lib == "gevent" else "green.ssl"))
+        self.transport = "plain" if tls == "plain" else "tls"
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             filter(None, [ROOT, os.environ.get("PYTHONPATH")])), PYTHONUNBUFFERED="1")
         env["TLSFAST_IMPL"] = impl
@@ -360,10 +382,11 @@ class Server:
                 pass
 
 
-def run_py_client(mode: str, port: int, ca: str, seconds: float, conns: int) -> dict:
+def run_py_client(mode: str, transport: str, port: int, ca: str, seconds: float,
+                  conns: int) -> dict:
     proc = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--_client", mode, str(port), ca,
-         str(seconds), str(conns)],
+        [sys.executable, os.path.abspath(__file__), "--_client", mode, transport, str(port),
+         ca, str(seconds), str(conns)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     _pin(proc.pid, 1)
     try:
@@ -378,12 +401,13 @@ def run_py_client(mode: str, port: int, ca: str, seconds: float, conns: int) -> 
     return json.loads(lines[-1])
 
 
-def run_wrk(mode: str, port: int, ca: str, seconds: float, conns: int) -> dict:
+def run_wrk(mode: str, transport: str, port: int, ca: str, seconds: float,
+            conns: int) -> dict:
     wrk = shutil.which("wrk")
     headers = [] if mode == "keepalive" else ["-H", "Connection: close"]
     cmd = ["taskset", "-c", "1"] if shutil.which("taskset") else []
     cmd += [wrk, "-t1", f"-c{conns}", f"-d{max(1, int(round(seconds)))}s", "--latency",
-            *headers, f"https://127.0.0.1:{port}/"]
+            *headers, f"{'http' if transport == 'plain' else 'https'}://127.0.0.1:{port}/"]
     proc = subprocess.run(cmd, capture_output=True, timeout=seconds + 60,
                           stdin=subprocess.DEVNULL)
     text = proc.stdout.decode()
@@ -401,6 +425,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 repetitions of 1 s")
     ap.add_argument("--client", choices=("py", "wrk"), default="py")
     ap.add_argument("--impls", default="c", help="tlsfast implementations: c,python")
+    ap.add_argument("--plain", action="store_true",
+                    help="also serve each kind over plain TCP (no TLS): the bound row, "
+                         "plain / native = what a TLS layer costing nothing would reach")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--connections", type=int, default=16)
@@ -438,25 +465,29 @@ def main(argv=None) -> int:
                 servers.append(Server(kind, "native", impls[0], certdir))
                 for impl in impls:
                     servers.append(Server(kind, "tlsfast", impl, certdir))
+                if args.plain:
+                    servers.append(Server(kind, "plain", impls[0], certdir))
             results = []
             groups = [(mode, kind) for mode in modes for kind in kinds]
-            print(f"# {len(groups) * (1 + len(impls))} configurations x {args.reps} "
+            print(f"# {len(groups) * (1 + len(impls) + args.plain)} configurations x {args.reps} "
                   f"repetitions x {args.seconds:g} s (two halves, ABBA order), "
                   f"client={args.client}, {args.connections} connections", flush=True)
             by_kind = {k: [s for s in servers if s.kind == k] for k in kinds}
             for rep in range(args.reps):
                 k = rep % len(groups)
                 for mode, kind in groups[k:] + groups[:k]:
-                    # native, tlsfast..., tlsfast... reversed, native: each
+                    # native, tlsfast..., [plain, plain,] tlsfast... reversed, native: each
                     # configuration measured twice, symmetric in time, so a
                     # load change on the shared machine hits all alike
                     group = by_kind[kind]
                     order = group + group[::-1]
                     totals = {srv.name: [0, 0.0, 0.0, []] for srv in group}
                     for srv in order:
-                        run_client(mode, srv.port, ca, 0.3, min(4, args.connections))  # warm-up
+                        run_client(mode, srv.transport, srv.port, ca, 0.3,
+                                   min(4, args.connections))  # warm-up
                         cpu0 = srv.cpu()
-                        r = run_client(mode, srv.port, ca, args.seconds / 2, args.connections)
+                        r = run_client(mode, srv.transport, srv.port, ca, args.seconds / 2,
+                                       args.connections)
                         t = totals[srv.name]
                         t[0] += r["requests"]
                         t[1] += r["seconds"]
@@ -480,6 +511,8 @@ def main(argv=None) -> int:
                 s.close()
 
     report(results, kinds, modes, impls)
+    if args.plain:
+        report_bound(results, kinds, modes, impls)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=1)
@@ -504,26 +537,77 @@ def report(results, kinds, modes, impls) -> None:
     for mode in modes:
         for kind in kinds:
             for impl in impls:
-                ratios, cpu_ratios = [], []
-                for rep in sorted({r["rep"] for r in results}):
-                    sel = {(r["tls"], r["impl"] if r["tls"] == "tlsfast" else None): r
-                           for r in results
-                           if r["rep"] == rep and r["mode"] == mode and r["kind"] == kind}
-                    fast, native = sel.get(("tlsfast", impl)), sel.get(("native", None))
-                    if fast and native and fast["rps"] > 0 and native["rps"] > 0:
-                        ratios.append(fast["rps"] / native["rps"])
-                        cpu_ratios.append(native["server_cpu_us_per_req"]
-                                          / max(1e-9, fast["server_cpu_us_per_req"]))
-                if ratios:
-                    print(f"{mode:10s} {kind:10s} {impl:7s} {statistics.median(ratios):11.2f}x "
-                          f"{statistics.median(cpu_ratios):13.2f}x")
+                pairs = [(sel[("tlsfast", impl)], sel[("native", None)])
+                         for sel in _by_rep(results, mode, kind, ("tlsfast", impl))]
+                if pairs:
+                    print(f"{mode:10s} {kind:10s} {impl:7s} {_med_rps(pairs):11.2f}x "
+                          f"{_med_cpu(pairs):13.2f}x")
     print("(CPU/req ratio: native server CPU per request / tlsfast's; > 1 means tlsfast is cheaper)")
+    if any(r["tls"] == "plain" for r in results):
+        print("(plain-tcp rows: no TLS at all -- the bound, not a TLS layer)")
+
+
+def _by_rep(results, mode, kind, other):
+    """Per repetition (in order) of (mode, kind) where both the native server
+    and ``other`` ((tls, impl or None)) have served requests: the records keyed
+    by (tls, impl for tlsfast else None)."""
+    out = []
+    for rep in sorted({r["rep"] for r in results}):
+        sel = {(r["tls"], r["impl"] if r["tls"] == "tlsfast" else None): r
+               for r in results if r["rep"] == rep and r["mode"] == mode and r["kind"] == kind}
+        if all(sel.get(key) and sel[key]["rps"] > 0 for key in (other, ("native", None))):
+            out.append(sel)
+    return out
+
+
+def _med_rps(pairs) -> float:
+    """Median over (x, native) record pairs of req/s x / native."""
+    return statistics.median(x["rps"] / native["rps"] for x, native in pairs)
+
+
+def _med_cpu(pairs) -> float:
+    """Median over (x, native) record pairs of server CPU per request native / x."""
+    return statistics.median(native["server_cpu_us_per_req"]
+                             / max(1e-9, x["server_cpu_us_per_req"]) for x, native in pairs)
+
+
+def report_bound(results, kinds, modes, impls) -> None:
+    """tlsfast / native next to plain / native, the ratio a TLS layer costing
+    nothing would reach, and the TLS layers' own server CPU per request
+    (CPU per request minus plain TCP's), all medians of within-repetition figures."""
+    print("\n## the bound: plain TCP / native (a zero-cost TLS layer) next to tlsfast / native")
+    print(f"{'mode':10s} {'server':10s} {'impl':7s} {'req/s: tlsfast':>14s} {'plain':>6s} "
+          f"{'CPU/req: tlsfast':>16s} {'plain':>6s} "
+          f"{'TLS us/req: native':>18s} {'tlsfast':>8s}")
+    for mode in modes:
+        for kind in kinds:
+            for impl in impls:
+                sels = [sel for sel in _by_rep(results, mode, kind, ("tlsfast", impl))
+                        if sel.get(("plain", None)) and sel[("plain", None)]["rps"] > 0]
+                if not sels:
+                    continue
+                fast = [(sel[("tlsfast", impl)], sel[("native", None)]) for sel in sels]
+                plain = [(sel[("plain", None)], sel[("native", None)]) for sel in sels]
+                print(f"{mode:10s} {kind:10s} {impl:7s} {_med_rps(fast):13.2f}x "
+                      f"{_med_rps(plain):5.2f}x {_med_cpu(fast):15.2f}x {_med_cpu(plain):5.2f}x "
+                      f"{_med_tls_cost(sels, ('native', None)):18.1f} "
+                      f"{_med_tls_cost(sels, ('tlsfast', impl)):8.1f}")
+    print("(plain: the plain-TCP server vs native, which no TLS layer can beat (up to the "
+          "plain socket methods' own overhead).  TLS us/req: server CPU per request minus "
+          "plain TCP's, the TLS layer's own cost)")
+
+
+def _med_tls_cost(sels, key) -> float:
+    """Median over repetitions of server CPU per request of ``key`` minus plain TCP's."""
+    return statistics.median(sel[key]["server_cpu_us_per_req"]
+                             - sel[("plain", None)]["server_cpu_us_per_req"] for sel in sels)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--_serve":
         serve(*sys.argv[2:6])
     elif len(sys.argv) > 1 and sys.argv[1] == "--_client":
-        client(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), int(sys.argv[6]))
+        client(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], float(sys.argv[6]),
+               int(sys.argv[7]))
     else:
         sys.exit(main())
