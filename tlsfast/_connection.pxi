@@ -12,9 +12,10 @@
 #                               socket with a timeout / blocking: poll() without
 #                               the GIL until the deadline, then call again
 #   anything else            -> the exception from ``_errors.pxi``'s table.
-# A read on a non-blocking transport with no other thread inside the SSL*
-# (the per-call hot path) takes ``_read_nonblocking``: the same steps, one
-# call, no loop; ``_outcome`` is the shared verdict for a failed call.
+# A read, or a write that keeps the GIL, on a non-blocking transport with no
+# other thread inside the SSL* (the per-call hot path) takes ``_nonblocking``:
+# the same steps, one call, no loop (a partial write goes on in ``_io_loop``);
+# ``_outcome`` is the shared verdict for a failed call.
 #
 # GIL policy: the GIL is kept for every read (one SSL_read_ex decrypts at
 # most one 16 KiB record, less work than releasing and re-taking the GIL) and
@@ -89,6 +90,16 @@ cdef extern from "Python.h":
 
 cdef int _pending_error() except -1:
     """Re-raise, in Cython's error handling, the exception already set."""
+    return -1
+
+
+cdef int _not_contiguous() except -1:
+    """PyObject_GetBuffer(PyBUF_SIMPLE) failed (its exception is set): as
+    ``except BufferError as exc: raise TypeError(...) from None``."""
+    try:
+        _pending_error()
+    except BufferError as exc:
+        raise TypeError(f"a contiguous bytes-like object is required: {exc}") from None
     return -1
 
 
@@ -376,20 +387,23 @@ cdef class _SSLConnection:
         ``n`` unless non-blocking); HANDSHAKE/SHUTDOWN: 0.  Non-blocking and
         not done: _WANT_READ/_WANT_WRITE, or SSLWant*Error if ``raise_want``.
         """
-        if self.timeout == 0 and (op == OP_READ or op == OP_PEEK) and \
-                not self.busy and self.ssl != NULL:
-            return self._read_nonblocking(op, buf, n, raise_want)
+        if self.timeout == 0 and not self.busy and self.ssl != NULL and (
+                op == OP_READ or op == OP_PEEK or
+                (op == OP_WRITE and (self.fd < 0 or n < GIL_RELEASE_BYTES))):
+            return self._nonblocking(op, buf, n, raise_want)
         return self._io_loop(op, buf, n, raise_want,
-                             _monotonic() + self.timeout if self.timeout > 0 else -1.0)
+                             _monotonic() + self.timeout if self.timeout > 0 else -1.0, 0)
 
     @cython.final
-    cdef inline Py_ssize_t _read_nonblocking(self, int op, char *buf, size_t n,
-                                             bint raise_want) except -100:
-        """The fast path of ``_io_once``: a read on a non-blocking transport
+    cdef inline Py_ssize_t _nonblocking(self, int op, char *buf, size_t n,
+                                        bint raise_want) except -100:
+        """The fast path of ``_io_once``: a read, or a write that keeps the
+        GIL (``_io_loop``'s ``release`` false), on a non-blocking transport
         (any memory-BIO one) with nobody else inside this SSL*.  The same
-        steps as one turn of ``_io_loop``, which such a read cannot need
-        more of: reads keep the GIL, a read is never continued after
-        success, and with timeout 0 a want-* is reported, not waited for."""
+        steps as one turn of ``_io_loop``, which such a call cannot need more
+        of: a read is never continued after success, with timeout 0 a want-*
+        is reported, not waited for, and a partial write (one record taken)
+        goes on in ``_io_loop`` from what was taken."""
         cdef int err, saved_errno = 0, ret = 0
         cdef size_t done = 0
         cdef SSL *ssl = self.ssl
@@ -401,24 +415,34 @@ cdef class _SSLConnection:
                 self.handshaker == PyThread_get_thread_ident():
             self.handshaker = 0
         if err == SSL_ERROR_NONE:
+            if op == OP_WRITE and done < n:
+                return self._io_loop(op, buf, n, raise_want, -1.0, done)
             self.wanted = 0
             return <Py_ssize_t>done
+        return self._not_done(op, buf, n, raise_want, err, ret, saved_errno)
+
+    @cython.final
+    cdef Py_ssize_t _not_done(self, int op, char *buf, size_t n, bint raise_want,
+                              int err, int ret, int saved_errno) except -100:
+        """``_nonblocking``'s failed call (out of line: the hot path stays
+        small enough to inline)."""
         if self.timeout == 0 or (err != SSL_ERROR_WANT_READ and err != SSL_ERROR_WANT_WRITE):
             return self._outcome(op, err, ret, saved_errno, raise_want)
         # A callback made the socket blocking meanwhile: wait as _io_loop
         # would, with the deadline of the timeout on entry (none), then go on.
         self._wait(_WANT_READ if err == SSL_ERROR_WANT_READ else _WANT_WRITE, -1.0, op)
-        return self._io_loop(op, buf, n, raise_want, -1.0)
+        return self._io_loop(op, buf, n, raise_want, -1.0, 0)
 
     @cython.final
     cdef Py_ssize_t _io_loop(self, int op, char *buf, size_t n, bint raise_want,
-                             double deadline) except -100:
+                             double deadline, size_t total) except -100:
         """``_io_once``'s general case; ``deadline``: monotonic seconds or
-        < 0 for none, from the timeout when ``_io_once`` was entered."""
+        < 0 for none, from the timeout when ``_io_once`` was entered;
+        ``total``: bytes of a write already taken (0 but after a partial
+        write in ``_nonblocking``)."""
         cdef int err, code, saved_errno = 0, ret = 0
         cdef char *p
         cdef size_t done = 0
-        cdef size_t total = 0
         cdef bint release
         cdef SSL *ssl = self.ssl
         if ssl == NULL:
@@ -547,15 +571,22 @@ cdef class _SSLConnection:
         r = self._io(op, PyBytes_AS_STRING(out), <size_t>n, True)
         return out if r == n else out[:r]
 
+    @cython.final
     cdef Py_ssize_t write_from(self, object data, bint raise_want) except -100:
         """Encrypt straight from the caller's ``data`` (any C-contiguous
         bytes-like object)."""
         cdef Py_buffer view
         cdef Py_ssize_t r
-        try:
-            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-        except BufferError as exc:
-            raise TypeError(f"a contiguous bytes-like object is required: {exc}") from None
+        if PyBytes_CheckExact(data):
+            # immutable, and the caller's reference keeps it alive until we
+            # return: its bytes stay put without a buffer export
+            if PyBytes_GET_SIZE(data) == 0:
+                return 0
+            return self._io(OP_WRITE, PyBytes_AS_STRING(data),
+                            <size_t>PyBytes_GET_SIZE(data), raise_want)
+        # (no try/except around the call: it costs on every write)
+        if _get_buffer(data, &view, PyBUF_SIMPLE) != 0:
+            _not_contiguous()
         try:
             if view.len == 0:
                 return 0

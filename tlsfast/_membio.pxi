@@ -86,20 +86,27 @@ cdef class MemoryBIO:
         ``ssl.SSLError`` after ``write_eof()``, ``TypeError`` for a
         non bytes-like object, ``OverflowError`` above 2**31-1 bytes."""
         cdef Py_buffer view
-        cdef size_t written = 0
+        if PyBytes_CheckExact(data):
+            # immutable and kept alive by the caller: no buffer export needed
+            return self._append(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
-            if view.len > 0x7fffffff:
-                raise OverflowError(f"string longer than {0x7fffffff} bytes")
-            if self.eof_written:
-                raise _SSLError("cannot write() after write_eof()")
-            if view.len == 0:
-                return 0
-            if BIO_write_ex(self.bio, view.buf, view.len, &written) != 1:
-                raise _ssl_error_from_queue()
-            return written
+            return self._append(<const char *>view.buf, view.len)
         finally:
             PyBuffer_Release(&view)
+
+    cdef inline Py_ssize_t _append(self, const char *buf, Py_ssize_t n) except -1:
+        # write()'s checks and copy, for a buffer held by the caller
+        cdef size_t written = 0
+        if n > 0x7fffffff:
+            raise OverflowError(f"string longer than {0x7fffffff} bytes")
+        if self.eof_written:
+            raise _SSLError("cannot write() after write_eof()")
+        if n == 0:
+            return 0
+        if BIO_write_ex(self.bio, buf, <size_t>n, &written) != 1:
+            raise _ssl_error_from_queue()
+        return <Py_ssize_t>written
 
     def write_eof(self):
         """Mark end of stream: once drained, reads report EOF (``eof`` is True)
