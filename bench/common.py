@@ -239,6 +239,7 @@ class PyOpenSSLImpl(Impl):
         ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
         ctx.set_max_proto_version(SSL.TLS1_3_VERSION)
         ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)
+        ctx.set_mode(SSL.MODE_RELEASE_BUFFERS)      # as CPython's _ssl, tlsfast, the C floor
         if hasattr(ctx, "set_tls13_ciphersuites"):            # pyOpenSSL >= 25.2
             ctx.set_tls13_ciphersuites(CIPHERSUITE.encode())
         else:

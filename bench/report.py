@@ -300,7 +300,10 @@ rewrites this page from the run.
 
 * **Same work everywhere.**  TLS 1.3 only, one cipher suite, one group, the
   client verifying a trustme CA and the host name; the same message sizes,
-  counts, buffers (64 KiB reads) and socket types.  Each implementation uses
+  counts, buffers (64 KiB reads) and socket types; the same OpenSSL modes on
+  the measured side (`SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER` and
+  `SSL_MODE_RELEASE_BUFFERS`, which CPython's `_ssl` and tlsfast set: record
+  buffers are freed whenever they empty).  Each implementation uses
   its natural non-blocking API: tlsfast its fast path (`try_recv_into`,
   `try_send`, `try_do_handshake`, except in rows naming `recv_into` or the
   exception path), the stdlib and pyOpenSSL their want-read/want-write

@@ -109,3 +109,24 @@ def test_timeout_bounds_the_whole_read(impl, net, certs, client_ctx, server_ctx)
     finally:
         stop.set()
     _assert_timed_out(info, started, timeout)
+
+
+def test_unwrap_times_out_waiting_for_close_notify(impl, net, client_ctx, server_ctx):
+    """``unwrap()`` with a timeout against a peer that never answers our
+    close_notify: ``TimeoutError`` within bounds, with the stdlib's message
+    for that step ("The read operation timed out"), checked on the stdlib
+    too.  (A shutdown stuck on a full send buffer names the write instead;
+    that state cannot be set up reliably: a send that fills the buffer leaves
+    a record pending, and a shutdown then fails with BAD_WRITE_RETRY.)"""
+    def run(mod):
+        client, _server = net.tls_pair(client_ctx(mod), server_ctx(ssl))
+        client.settimeout(TIMEOUT)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError) as info:
+            client.unwrap()
+        _assert_timed_out(info, started)
+        return str(info.value)
+
+    got, ref = run(impl), run(ssl)
+    assert ref.endswith("The read operation timed out"), ref
+    assert got.endswith("The read operation timed out"), got

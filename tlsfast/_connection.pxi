@@ -294,10 +294,12 @@ cdef class _SSLConnection:
 
     cdef int _wait(self, int code, double deadline, int op) except -1:
         """poll() the descriptor for ``code``'s event without the GIL, up to
-        ``deadline`` (monotonic seconds; < 0 = none).  Raises socket.timeout."""
+        ``deadline`` (monotonic seconds; < 0 = none).  Raises socket.timeout
+        (a shutdown names what it waited for, as the stdlib's)."""
         cdef pollfd p
         cdef int rc, ms, saved
         cdef double remaining
+        cdef int named = OP_WRITE if op == OP_SHUTDOWN and code == _WANT_WRITE else op
         p.fd = self.fd
         p.events = POLLIN if code == _WANT_READ else POLLOUT
         while True:
@@ -306,7 +308,7 @@ cdef class _SSLConnection:
             else:
                 remaining = deadline - _monotonic()
                 if remaining <= 0:
-                    raise _socket_timeout(_TIMEOUT_MESSAGES[op])
+                    raise _socket_timeout(_TIMEOUT_MESSAGES[named])
                 ms = <int>(remaining * 1000.0) + 1
             with nogil:
                 rc = poll(&p, 1, ms)
@@ -315,7 +317,7 @@ cdef class _SSLConnection:
                 return 0
             if rc == 0:
                 if deadline >= 0 and _monotonic() >= deadline:
-                    raise _socket_timeout(_TIMEOUT_MESSAGES[op])
+                    raise _socket_timeout(_TIMEOUT_MESSAGES[named])
                 continue
             if saved == EINTR:
                 PyErr_CheckSignals()
