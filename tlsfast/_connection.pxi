@@ -158,8 +158,15 @@ cdef class _SSLConnection:
     cdef object _owner            # weakref.ref to the SSLSocket
     cdef double timeout           # seconds; < 0 blocking, 0 non-blocking
     cdef readonly bint server_side
+    """True for the server end of the connection (read-only)."""
     cdef public bint suppress_ragged_eofs
+    """When true, an EOF of the transport without close_notify (ragged
+    EOF) reads as end of stream (0 / ``b""``) instead of raising
+    ``ssl.SSLEOFError``.  False by default on an ``SSLObject``; a socket's
+    engine takes ``wrap_socket``'s flag."""
     cdef readonly object server_hostname
+    """``str`` given as ``server_hostname`` (IDNA A-label form), or None
+    (read-only)."""
     cdef int wanted               # last fast-path code: 0, _WANT_READ, _WANT_WRITE
     cdef bint busy                # an SSL_* call is in progress
     cdef unsigned long busy_thread
@@ -601,13 +608,22 @@ cdef class _SSLConnection:
     # operations (stdlib-compatible names)
 
     def do_handshake(self):
-        """``SSL_do_handshake`` to completion (raises on want-* when non-blocking)."""
+        """Perform the TLS handshake (``SSL_do_handshake``); returns None.
+        A non-blocking transport or memory BIOs: raises ``SSLWantReadError``
+        / ``SSLWantWriteError`` until done (memory BIOs: feed ``incoming``
+        and send ``outgoing``'s data, then call again); a socket with a
+        timeout: ``socket.timeout``.  Raises
+        ``ssl.SSLCertVerificationError`` when the peer's certificate is
+        rejected, ``ssl.SSLError`` for other TLS failures (``SSLEOFError``
+        at EOF of the transport), ``OSError`` for socket failures."""
         self._io(OP_HANDSHAKE, NULL, 0, True)
 
     def try_do_handshake(self):
-        """Fast path of ``do_handshake``: 0 when done, else ``WANT_READ`` /
-        ``WANT_WRITE``; raises only real errors (``ssl.SSLCertVerificationError``,
-        ``ssl.SSLError``, ``OSError``)."""
+        """Fast path of ``do_handshake``; returns an ``int``: 0 when done
+        (and on later calls), else ``WANT_READ`` / ``WANT_WRITE`` instead of
+        raising (with memory BIOs always ``WANT_READ``: ``outgoing`` never
+        fills).  Raises what ``do_handshake`` raises for real errors
+        (``ssl.SSLCertVerificationError``, ``ssl.SSLError``, ``OSError``)."""
         return self._io(OP_HANDSHAKE, NULL, 0, False)
 
     def read(self, Py_ssize_t len=1024, buffer=None):
@@ -617,18 +633,21 @@ cdef class _SSLConnection:
         stdlib).  b''/0 after the peer's close_notify.  Raises
         ``SSLWantReadError`` when the transport has no data yet,
         ``SSLZeroReturnError`` once both close_notify were exchanged,
-        ``SSLEOFError`` on a truncated stream, ``TypeError`` for a read-only
+        ``SSLEOFError`` on a truncated stream (EOF without close_notify)
+        unless ``suppress_ragged_eofs``, ``TypeError`` for a read-only
         buffer, ``ValueError`` for a negative ``len`` without buffer."""
         if buffer is None:
             return self.read_bytes(len, OP_READ)
         return self.read_into(buffer, len, OP_READ, True, True)
 
     def write(self, data):
-        """Encrypt ``data`` (bytes-like) straight from its buffer
-        (``SSL_write_ex``); returns the count taken.  Raises
-        ``SSLWantWriteError``/``SSLWantReadError`` when the transport is full or
-        a handshake needs data, ``TypeError`` for a non bytes-like object,
-        ``ssl.SSLError`` after shutdown."""
+        """Encrypt ``data`` (C-contiguous bytes-like) straight from its buffer
+        (``SSL_write_ex``); returns the count taken (all of it with memory
+        BIOs, 0 for empty data).  Raises ``SSLWantReadError`` when the
+        handshake needs the peer's data, ``SSLWantWriteError`` when a
+        non-blocking socket is full (never with memory BIOs),
+        ``TypeError`` for a non bytes-like object, ``ssl.SSLError`` after
+        shutdown (``PROTOCOL_IS_SHUTDOWN``)."""
         return self.write_from(data, True)
 
     def pending(self):
@@ -641,22 +660,42 @@ cdef class _SSLConnection:
         socket mode, None in memory-BIO mode (``SSLObject.unwrap`` wraps it).
         Raises ``SSLWantReadError``/``SSLWantWriteError`` until done on a
         non-blocking transport, ``ssl.SSLEOFError`` when the peer closes
-        without close_notify, ``socket.timeout``."""
+        without close_notify, ``ssl.SSLError`` before the handshake
+        completed, ``socket.timeout``.  ``ssl.SSLObject`` has no
+        ``shutdown``: there, use ``unwrap()``."""
         self._io(OP_SHUTDOWN, NULL, 0, True)
         return self.owner() if self.fd >= 0 else None
 
 
     def try_recv_into(self, buffer, Py_ssize_t nbytes=0):
-        """Fast path: decrypt into ``buffer``; returns bytes (> 0), 0 at EOF,
-        or ``WANT_READ`` / ``WANT_WRITE``."""
+        """Fast path of ``read(nbytes, buffer)`` (``SSL_read_ex``): decrypt
+        up to ``nbytes`` bytes into ``buffer`` (writable bytes-like;
+        ``nbytes`` <= 0 means ``len(buffer)``, more is a ``ValueError``);
+        returns an ``int``: the count (> 0), 0 at end of stream (the peer's
+        close_notify, even after our own; a ragged EOF with
+        ``suppress_ragged_eofs``) or for an empty buffer, else ``WANT_READ``
+        / ``WANT_WRITE`` instead of raising.  One call returns at most one
+        TLS record (16 KiB).  Raises ``ssl.SSLEOFError`` on a ragged EOF
+        unless ``suppress_ragged_eofs``, ``ssl.SSLError`` for other TLS
+        failures, ``TypeError`` for a read-only buffer."""
         return self.read_into(buffer, nbytes, OP_READ, False)
 
     def try_send(self, data):
-        """Fast path: encrypt ``data``; returns bytes taken or a WANT code."""
+        """Fast path of ``write`` (``SSL_write_ex``): encrypt ``data``
+        (C-contiguous bytes-like); returns an ``int``: plaintext bytes taken
+        (all of ``data`` with memory BIOs; 0 for empty data) or
+        ``WANT_READ`` / ``WANT_WRITE`` instead of raising (then call again
+        with the same data).  Raises ``ssl.SSLError`` (e.g. after shutdown),
+        ``TypeError`` for a non bytes-like object."""
         return self.write_from(data, False)
 
     def try_unwrap(self):
-        """Fast path: TLS shutdown; 0 when finished, else a WANT code."""
+        """Fast path of ``unwrap`` (``SSL_shutdown``): sends close_notify
+        (once); returns an ``int``: 0 when both close_notify alerts are
+        exchanged, else ``WANT_READ`` / ``WANT_WRITE`` instead of raising.
+        Raises ``ssl.SSLEOFError`` at an EOF without the peer's close_notify,
+        ``ssl.SSLError`` before the handshake completed or after a fatal
+        error (``SHUTDOWN_WHILE_IN_INIT``)."""
         return self._io(OP_SHUTDOWN, NULL, 0, False)
 
     # ------------------------------------------------------------------
@@ -677,8 +716,10 @@ cdef class _SSLConnection:
         return 0
 
     def peek(self, Py_ssize_t len=1024):
-        """Return up to ``len`` decrypted bytes without consuming them
-        (``SSL_peek_ex``); b'' at EOF.  Raises like ``read``."""
+        """Return up to ``len`` decrypted bytes (``bytes``) without
+        consuming them (``SSL_peek_ex``); b'' at EOF.  Raises like ``read``
+        (``SSLWantReadError``, ``SSLEOFError``, ``ValueError`` for ``len``
+        < 0)."""
         return self.read_bytes(len, OP_PEEK)
 
     def export_keying_material(self, label, Py_ssize_t length, context=None):
@@ -686,8 +727,10 @@ cdef class _SSLConnection:
         section 7.5, ``SSL_export_keying_material``): ``length`` bytes for
         ``label`` (``str`` or ``bytes``) and an optional ``context``
         (bytes-like; None means no context, which differs from empty).
-        Raises ``ValueError`` before the handshake or for ``length`` < 1,
-        ``ssl.SSLError`` if OpenSSL refuses (e.g. a reserved label)."""
+        Raises ``ValueError`` before the handshake or for ``length`` < 1
+        (``UnicodeEncodeError`` for a non-ASCII ``str`` label),
+        ``TypeError`` for other argument types, ``ssl.SSLError`` if OpenSSL
+        refuses (on TLS 1.2 a reserved label such as ``"master secret"``)."""
         cdef bytes blabel = label.encode("ascii") if isinstance(label, str) else bytes(memoryview(label))
         cdef bytes bctx = None if context is None else bytes(memoryview(context))
         self._require_handshake()
@@ -779,14 +822,17 @@ cdef class _SSLConnection:
 
     def get_peer_cert_chain(self, binary_form=False):
         """The certificates the peer sent, leaf first (on the server side
-        OpenSSL leaves the leaf out), as stdlib dicts or DER ``bytes``; None
-        when none were sent (``SSL_get_peer_cert_chain``)."""
+        OpenSSL leaves the leaf out), as a ``list`` of stdlib certificate
+        dicts or, with ``binary_form=True``, DER ``bytes``; None before the
+        handshake or when none were sent (``SSL_get_peer_cert_chain``)."""
         return self._chain(SSL_get_peer_cert_chain(self.ssl), binary_form)
 
     def get_verified_chain(self, binary_form=False):
-        """The chain OpenSSL built and verified, leaf to trust anchor, as stdlib
-        dicts or DER ``bytes``; None when the peer was not verified
-        (``SSL_get0_verified_chain``)."""
+        """The chain OpenSSL built and verified, leaf to trust anchor, as
+        ``get_peer_cert_chain``'s ``list``; None before the handshake or
+        when the peer sent no certificate (``SSL_get0_verified_chain``).
+        With ``CERT_NONE`` it is built but not checked (it may stop short of
+        an anchor)."""
         return self._chain(SSL_get0_verified_chain(self.ssl), binary_form)
 
     def want_read(self):

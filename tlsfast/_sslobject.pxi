@@ -31,8 +31,11 @@ cdef class SSLObject(_SSLConnection):
         return self
 
     def unwrap(self):
-        """Send close_notify and wait for the peer's (``SSL_shutdown``).
-        Raises ``SSLWantReadError`` until the peer's arrives."""
+        """Send close_notify and wait for the peer's (``SSL_shutdown``);
+        returns None, as the stdlib.  Raises ``SSLWantReadError`` until the
+        peer's arrives in ``incoming`` (send ``outgoing``'s data first),
+        ``ssl.SSLEOFError`` at an EOF of ``incoming`` without it,
+        ``ssl.SSLError`` before the handshake completed."""
         self._io(OP_SHUTDOWN, NULL, 0, True)
 
     def compression(self):
@@ -40,6 +43,7 @@ cdef class SSLObject(_SSLConnection):
         return None
 
     def selected_npn_protocol(self):
+        """Always None: NPN is not supported (deprecated in the stdlib)."""
         return None
 
     def __reduce__(self):

@@ -99,6 +99,16 @@ class SSLSocket(_StdlibSocket):
     to the timeout and raise ``socket.timeout``.  The fast path
     (``try_do_handshake``, ``try_recv_into``, ``try_send``, ``try_unwrap``,
     ``wanted_events``) returns ``WANT_READ`` / ``WANT_WRITE`` instead.
+
+    Without a TLS layer (not connected yet, after ``unwrap()`` or
+    ``close()``) ``recv``, ``recv_into``, ``send`` and ``sendall`` are the
+    plain socket's (cleartext, as in the stdlib) and the TLS-only methods
+    raise ``ValueError``.
+
+    Public attributes: ``server_side`` (bool); ``server_hostname`` (``str``
+    in IDNA A-label form, e.g. ``"xn--bcher-kva.example"``, or None on the
+    server side); ``do_handshake_on_connect`` and ``suppress_ragged_eofs``
+    (bool flags, as passed to ``wrap_socket``).
     """
 
     # slots: the hot path reads ``_sslobj`` on every call (a slot is one
@@ -170,7 +180,10 @@ class SSLSocket(_StdlibSocket):
     @property
     def context(self):
         """The ``SSLContext``; assigning another switches the connection to
-        it (``SSL_set_SSL_CTX``, e.g. from an ``sni_callback``)."""
+        it (``SSL_set_SSL_CTX``, e.g. from an ``sni_callback``).  Assigning
+        anything but a tlsfast ``SSLContext`` raises ``TypeError`` (before
+        the socket is connected the value is only stored, and ``connect``
+        raises)."""
         return self._context
 
     @context.setter
@@ -181,7 +194,13 @@ class SSLSocket(_StdlibSocket):
 
     @property
     def session(self):
-        """The ``SSLSession`` of this connection (``SSL_get1_session``), or None."""
+        """The ``SSLSession`` of this connection (``SSL_get1_session``), or
+        None without a TLS layer.  Assign one on a client before the
+        handshake to resume it (``SSL_set_session``).  Assigning raises
+        ``TypeError`` for a non-``SSLSession``, ``ValueError`` on a server
+        side, after the handshake or for a session of another context
+        (before the socket is connected the value is only stored, and
+        ``connect`` raises)."""
         if self._sslobj is not None:
             return self._sslobj.session
         return None
@@ -208,6 +227,8 @@ class SSLSocket(_StdlibSocket):
         return 0
 
     def dup(self):
+        """Raises ``NotImplementedError``, as the stdlib: a TLS connection
+        cannot be shared by two socket objects."""
         raise NotImplementedError(f"Can't dup() {self.__class__.__name__} instances")
 
     def _checkClosed(self, msg=None):
@@ -257,9 +278,16 @@ class SSLSocket(_StdlibSocket):
             self.settimeout(timeout)
 
     def try_do_handshake(self):
-        """Fast path of ``do_handshake``: returns 0 when done, else
-        ``WANT_READ`` / ``WANT_WRITE``; raises only real errors.  Raises
-        ``ValueError`` when the socket is not connected or closed."""
+        """Fast path of ``do_handshake`` (``SSL_do_handshake``); returns an
+        ``int``: 0 when done (and on later calls), else ``WANT_READ`` /
+        ``WANT_WRITE``: call again when the socket is readable / writable
+        (``wanted_events``).  On a blocking socket or one with a timeout it
+        blocks like ``do_handshake`` (``socket.timeout``).  Raises
+        ``ssl.SSLCertVerificationError`` when the peer's certificate is
+        rejected, ``ssl.SSLError`` (``SSLEOFError`` when the peer closes
+        mid-handshake) for other TLS failures, ``OSError`` (e.g.
+        ``ConnectionResetError``) for transport ones, ``ValueError`` without
+        a TLS connection (not connected, closed, unwrapped)."""
         sslobj = self._sslobj
         if sslobj is None:
             raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
@@ -288,17 +316,29 @@ class SSLSocket(_StdlibSocket):
         return rc
 
     def connect(self, addr):
-        """Connect to ``addr`` then, if ``do_handshake_on_connect``, handshake."""
+        """Connect to ``addr`` (``socket.connect``) then, if
+        ``do_handshake_on_connect``, perform the handshake, raising its
+        exceptions (``ssl.SSLCertVerificationError``, ``ssl.SSLError``,
+        ``socket.timeout``...).  Raises ``ValueError`` on a server-side
+        socket or one already connected, ``OSError`` when the TCP connect
+        fails."""
         self._real_connect(addr, False)
 
     def connect_ex(self, addr):
-        """Like ``connect`` but returns an errno instead of raising for connect errors."""
+        """Like ``connect`` but returns the TCP connect's errno (0,
+        ``EINPROGRESS`` on a non-blocking socket, ``ECONNREFUSED``...)
+        instead of raising it; the ``ValueError`` and the handshake's
+        exceptions still raise."""
         return self._real_connect(addr, True)
 
     def accept(self):
-        """Accept a connection on a listening socket: returns
-        ``(SSLSocket, address)``, the new socket server-side, handshaken if
-        ``do_handshake_on_connect``."""
+        """Accept a connection on this listening socket (``socket.accept``):
+        returns ``(SSLSocket, address)``, the new socket server-side with
+        this socket's context, ``do_handshake_on_connect`` and
+        ``suppress_ragged_eofs``.  With ``do_handshake_on_connect`` its
+        handshake runs before returning, in the accepting thread; its
+        exceptions (``ssl.SSLError``...) propagate and the new socket is
+        closed."""
         newsock, addr = _socket_socket.accept(self)
         newsock = self._context.wrap_socket(
             newsock, do_handshake_on_connect=self.do_handshake_on_connect,
@@ -361,30 +401,44 @@ class SSLSocket(_StdlibSocket):
         return (<_SSLConnection>sslobj).read_into(buffer, n, op, True)
 
     def try_recv_into(self, buffer, nbytes=0):
-        """Fast path of ``recv_into``: decrypted bytes written (> 0), 0 at a
-        clean EOF (or a ragged one with ``suppress_ragged_eofs``), or
-        ``WANT_READ`` / ``WANT_WRITE`` without raising.  Raises what
-        ``recv_into`` raises for real errors, ``ValueError`` without a TLS
-        connection."""
+        """Fast path of ``recv_into`` (``SSL_read_ex``): decrypt up to
+        ``nbytes`` bytes into ``buffer`` (writable bytes-like; ``nbytes`` <=
+        0 means ``len(buffer)``, more is a ``ValueError``); returns an
+        ``int``: the count (> 0), 0 at end of stream (the peer's
+        close_notify, even after our own, or a ragged EOF with
+        ``suppress_ragged_eofs``) or for an empty buffer, else ``WANT_READ``
+        / ``WANT_WRITE`` instead of raising.  One call returns at most one
+        TLS record (16 KiB): call again until ``WANT_*`` (or check
+        ``pending()``) before waiting.  Blocks like ``recv_into`` on a
+        blocking / timeout socket (``socket.timeout``).  Raises
+        ``ssl.SSLEOFError`` on a ragged EOF unless ``suppress_ragged_eofs``,
+        ``ssl.SSLError`` / ``OSError`` for other failures, ``TypeError``
+        for a read-only buffer, ``ValueError`` without a TLS connection."""
         sslobj = _engine_of(self)
         if sslobj is None:
             raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
         return (<_SSLConnection>sslobj).read_into(buffer, nbytes, OP_READ, False)
 
     def recvfrom(self, buflen=1024, flags=0):
+        """``socket.recvfrom`` without a TLS layer; raises ``ValueError``
+        while TLS is active (as the stdlib)."""
         if self._sslobj is not None:
             raise ValueError(f"recvfrom not allowed on instances of {self.__class__}")
         return _socket_socket.recvfrom(self, buflen, flags)
 
     def recvfrom_into(self, buffer, nbytes=None, flags=0):
+        """``socket.recvfrom_into`` without a TLS layer; raises
+        ``ValueError`` while TLS is active (as the stdlib)."""
         if self._sslobj is not None:
             raise ValueError(f"recvfrom_into not allowed on instances of {self.__class__}")
         return _socket_socket.recvfrom_into(self, buffer, nbytes or 0, flags)
 
     def recvmsg(self, *args, **kwargs):
+        """Raises ``NotImplementedError`` (as the stdlib)."""
         raise NotImplementedError(f"recvmsg not allowed on instances of {self.__class__}")
 
     def recvmsg_into(self, *args, **kwargs):
+        """Raises ``NotImplementedError`` (as the stdlib)."""
         raise NotImplementedError(f"recvmsg_into not allowed on instances of {self.__class__}")
 
     def pending(self):
@@ -411,7 +465,10 @@ class SSLSocket(_StdlibSocket):
         return (<_SSLConnection>sslobj).write_from(data, True)
 
     def send(self, data, flags=0):
-        """Like ``write``; non-zero ``flags`` raise ``ValueError``."""
+        """Encrypt and send ``data`` as ``write`` does and return the count
+        of plaintext bytes taken; raises as ``write``, plus ``ValueError``
+        for non-zero ``flags``.  Without a TLS layer (not connected yet,
+        unwrapped) it is ``socket.send``: cleartext, as in the stdlib."""
         sslobj = _engine_of(self)
         if sslobj is None:
             return _socket_socket.send(self, data, flags)
@@ -420,19 +477,30 @@ class SSLSocket(_StdlibSocket):
         return (<_SSLConnection>sslobj).write_from(data, True)
 
     def try_send(self, data):
-        """Fast path of ``send``: plaintext bytes taken (> 0, maybe fewer than
-        ``len(data)``; 0 only for empty data) or ``WANT_WRITE`` /
-        ``WANT_READ`` without raising; after a WANT code call again with the
-        same data.  Raises what ``send`` raises for real errors."""
+        """Fast path of ``send`` (``SSL_write_ex``): encrypt ``data`` (any
+        C-contiguous bytes-like object); returns an ``int``: plaintext bytes
+        taken (> 0, maybe fewer than ``len(data)`` on a non-blocking socket:
+        partial writes are on; 0 only for empty data) or ``WANT_WRITE`` /
+        ``WANT_READ`` instead of raising; after a ``WANT_*`` call again with
+        the same data.  Blocks like ``send`` on a blocking / timeout socket.
+        Raises ``ssl.SSLError`` (e.g. after the TLS shutdown started),
+        ``OSError`` (``BrokenPipeError``...), ``socket.timeout``,
+        ``TypeError`` for a non bytes-like object, ``ValueError`` without a
+        TLS connection (``send`` would send cleartext)."""
         sslobj = _engine_of(self)
         if sslobj is None:
             raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
         return (<_SSLConnection>sslobj).write_from(data, False)
 
     def sendall(self, data, flags=0):
-        """Send all of ``data`` (bytes-like).  On a non-blocking socket it
-        raises ``SSLWantWriteError`` when the kernel buffer fills, as the
-        stdlib does (the count sent is then unknown: use ``try_send``)."""
+        """Send all of ``data`` (bytes-like) through ``write``; returns None.
+        With a timeout, it bounds the whole call: ``socket.timeout`` even
+        while data moves.  On a non-blocking socket it raises
+        ``SSLWantWriteError`` when the kernel buffer fills, as the stdlib
+        does.  In both cases the count sent is unknown (use ``try_send``).
+        Raises as ``write`` otherwise, ``ValueError`` for non-zero
+        ``flags``.  Without a TLS layer it is ``socket.sendall``
+        (cleartext)."""
         sslobj = self._sslobj
         if sslobj is None:
             return _socket_socket.sendall(self, data, flags)
@@ -445,6 +513,8 @@ class SSLSocket(_StdlibSocket):
                 count += (<_SSLConnection>sslobj).write_from(byte_view[count:], True)
 
     def sendto(self, data, flags_or_addr, addr=None):
+        """``socket.sendto`` without a TLS layer; raises ``ValueError``
+        while TLS is active (as the stdlib)."""
         if self._sslobj is not None:
             raise ValueError(f"sendto not allowed on instances of {self.__class__}")
         if addr is None:
@@ -452,6 +522,7 @@ class SSLSocket(_StdlibSocket):
         return _socket_socket.sendto(self, data, flags_or_addr, addr)
 
     def sendmsg(self, *args, **kwargs):
+        """Raises ``NotImplementedError`` (as the stdlib)."""
         raise NotImplementedError(f"sendmsg not allowed on instances of {self.__class__}")
 
     def sendfile(self, file, offset=0, count=None):
@@ -465,8 +536,11 @@ class SSLSocket(_StdlibSocket):
     def unwrap(self):
         """Send close_notify, wait for the peer's (``SSL_shutdown``) and return
         this socket as a plain one carrying cleartext.  Non-blocking: raises
-        ``SSLWantReadError``/``SSLWantWriteError`` until done.  Raises
-        ``ValueError`` when there is no TLS layer."""
+        ``SSLWantReadError``/``SSLWantWriteError`` until done; with a
+        timeout ``socket.timeout``.  Raises ``ssl.SSLEOFError`` or
+        ``OSError`` (e.g. ``ConnectionResetError``) when the peer left
+        without close_notify, ``ssl.SSLError`` before the handshake
+        completed, ``ValueError`` when there is no TLS layer."""
         sslobj = self._sslobj
         if sslobj is None:
             raise ValueError(f"No SSL wrapper around {self}")
@@ -476,9 +550,14 @@ class SSLSocket(_StdlibSocket):
         return s
 
     def try_unwrap(self):
-        """Fast path of ``unwrap``: 0 when both close_notify alerts are
-        exchanged (the socket is then plain), else ``WANT_READ`` /
-        ``WANT_WRITE``."""
+        """Fast path of ``unwrap`` (``SSL_shutdown``): sends close_notify
+        (once); returns 0 when both alerts are exchanged (the socket is then
+        plain, as after ``unwrap()``), else ``WANT_READ`` / ``WANT_WRITE``.
+        Blocks like ``unwrap`` on a blocking / timeout socket.  Raises
+        ``ssl.SSLEOFError`` or ``OSError`` when the peer left without
+        close_notify, ``ssl.SSLError`` before the handshake completed or
+        after a fatal error (``SHUTDOWN_WHILE_IN_INIT``), ``ValueError``
+        when there is no TLS layer."""
         sslobj = self._sslobj
         if sslobj is None:
             raise ValueError(f"No SSL wrapper around {self}")
@@ -507,12 +586,14 @@ class SSLSocket(_StdlibSocket):
     def getpeercert(self, binary_form=False):
         """The peer's certificate: the stdlib's dict (``{}`` when not
         verified), DER ``bytes`` with ``binary_form=True``, or None when the
-        peer sent none.  Raises ``ValueError`` before the handshake and
-        ``OSError`` (ENOTCONN) when not connected."""
+        peer sent none.  Raises ``ValueError`` before the handshake,
+        ``OSError`` (ENOTCONN) when not connected, and ``AttributeError``
+        after ``unwrap()`` or ``close()`` (as the stdlib)."""
         self._check_connected()
         return self._sslobj.getpeercert(binary_form)
 
     def selected_npn_protocol(self):
+        """Always None: NPN is not supported (deprecated in the stdlib)."""
         return None
 
     def selected_alpn_protocol(self):
@@ -570,60 +651,101 @@ class SSLSocket(_StdlibSocket):
         return sslobj
 
     def peek(self, len=1024):
-        """Up to ``len`` decrypted bytes, left in place (``SSL_peek_ex``);
-        same as ``recv(len, socket.MSG_PEEK)``."""
+        """Up to ``len`` decrypted bytes as ``bytes``, left in place
+        (``SSL_peek_ex``; b'' at end of stream); same as ``recv(len,
+        socket.MSG_PEEK)``.  Raises like ``read``: ``SSLWantReadError``
+        (non-blocking), ``socket.timeout``, ``ssl.SSLEOFError`` on a ragged
+        EOF unless ``suppress_ragged_eofs``; ``ValueError`` for ``len`` < 0
+        or without a TLS connection."""
         return self._engine().peek(len)
 
     def export_keying_material(self, label, length, context=None):
         """RFC 5705 / RFC 8446 7.5 exporter (``SSL_export_keying_material``):
-        ``length`` bytes for ``label`` and optional ``context``."""
+        ``length`` bytes (>= 1) for ``label`` (ASCII ``str`` or bytes-like)
+        and ``context`` (bytes-like, or None: no context, unlike ``b""``).
+        Raises ``ValueError`` without a TLS connection, before the handshake
+        or for ``length`` < 1, ``TypeError`` for other argument types,
+        ``ssl.SSLError`` when OpenSSL refuses (see
+        ``SSLObject.export_keying_material``)."""
         return self._engine().export_keying_material(label, length, context)
 
     def get_finished(self):
-        """Latest Finished message sent (``bytes``) or None (``SSL_get_finished``)."""
+        """Latest Finished message sent (``bytes``) or None
+        (``SSL_get_finished``); ``ValueError`` without a TLS connection."""
         return self._engine().get_finished()
 
     def get_peer_finished(self):
-        """Latest Finished message received or None (``SSL_get_peer_finished``)."""
+        """Latest Finished message received (``bytes``) or None
+        (``SSL_get_peer_finished``); ``ValueError`` without a TLS
+        connection."""
         return self._engine().get_peer_finished()
 
     def client_random(self):
-        """ClientHello random (32 bytes) or None (``SSL_get_client_random``)."""
+        """ClientHello random (32 ``bytes``) or None before a session exists
+        (``SSL_get_client_random``); ``ValueError`` without a TLS
+        connection."""
         return self._engine().client_random()
 
     def server_random(self):
-        """ServerHello random (32 bytes) or None (``SSL_get_server_random``)."""
+        """ServerHello random (32 ``bytes``) or None before a session exists
+        (``SSL_get_server_random``); ``ValueError`` without a TLS
+        connection."""
         return self._engine().server_random()
 
     def key_update(self, request_peer=False):
-        """TLS 1.3 key update (``SSL_key_update``); see ``SSLObject.key_update``."""
+        """TLS 1.3 key update (``SSL_key_update``), asking the peer to update
+        too with ``request_peer=True``; see ``SSLObject.key_update``.
+        Raises ``ValueError`` without a TLS connection or before the
+        handshake, ``ssl.SSLError`` on TLS 1.2."""
         return self._engine().key_update(request_peer)
 
     def renegotiate(self):
-        """TLS <= 1.2 renegotiation (``SSL_renegotiate``)."""
+        """Start a TLS <= 1.2 renegotiation (``SSL_renegotiate``); later
+        reads and writes complete it.  tlsfast servers refuse it by default
+        (that read raises ``ssl.SSLError``, reason ``NO_RENEGOTIATION``); see
+        ``SSLObject.renegotiate``.  Raises ``ValueError`` without a TLS
+        connection or before the handshake, ``ssl.SSLError`` on TLS 1.3."""
         return self._engine().renegotiate()
 
     def renegotiate_pending(self):
+        """True from ``renegotiate()`` until that renegotiation completes
+        (``SSL_renegotiate_pending``); ``ValueError`` without a TLS
+        connection."""
         return self._engine().renegotiate_pending()
 
     def get_peer_cert_chain(self, binary_form=False):
-        """Certificates the peer sent (``SSL_get_peer_cert_chain``)."""
+        """Certificates the peer sent (``SSL_get_peer_cert_chain``), leaf
+        first: a ``list`` of the stdlib's certificate dicts, or of DER
+        ``bytes`` with ``binary_form=True``; None before the handshake or
+        when the peer sent none.  On the server side OpenSSL leaves the
+        client's leaf out (use ``getpeercert``).  ``ValueError`` without a
+        TLS connection."""
         return self._engine().get_peer_cert_chain(binary_form)
 
     def get_verified_chain(self, binary_form=False):
-        """The verified chain, leaf to anchor (``SSL_get0_verified_chain``)."""
+        """The chain OpenSSL built, leaf to trust anchor
+        (``SSL_get0_verified_chain``), shaped as ``get_peer_cert_chain``'s;
+        None before the handshake or when the peer sent no certificate.
+        With ``CERT_NONE`` it is built but not checked (it may stop short of
+        an anchor).  ``ValueError`` without a TLS connection."""
         return self._engine().get_verified_chain(binary_form)
 
     def want_read(self):
-        """True when the last fast-path call waits for incoming data."""
+        """True when the last fast-path call waits for incoming data
+        (``wanted_events == EVENT_READ``); ``ValueError`` without a TLS
+        connection."""
         return self._engine().want_read()
 
     def want_write(self):
-        """True when the last fast-path call waits for the socket to drain."""
+        """True when the last fast-path call waits for the socket to drain
+        (``wanted_events == EVENT_WRITE``); ``ValueError`` without a TLS
+        connection."""
         return self._engine().want_write()
 
     def cipher_bits(self):
-        """Secret bits of the current cipher, or None."""
+        """Secret bits of the current cipher (``SSL_CIPHER_get_bits``), or
+        None before the handshake; ``ValueError`` without a TLS
+        connection."""
         return self._engine().cipher_bits()
 
 
