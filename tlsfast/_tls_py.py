@@ -600,10 +600,23 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     def _tls_handshake(self):
         self.do_handshake()
 
+    # the fast path's hooks: on a non-blocking socket one locked call into
+    # the C-level object (no handshake wait, no writer turn: neither can
+    # span calls that return at once); otherwise the stdlib methods above
     def _tls_read(self, nbytes, buffer):
+        sslobj = self._sslobj
+        state = self.__dict__
+        if sslobj is not None and state.get("_tlsfast_timeout") == 0.0:
+            with state.get("_tlsfast_io") or self._tlsfast_lock("_tlsfast_io"):
+                return sslobj.read(nbytes, buffer)
         return self.read(nbytes, buffer)
 
     def _tls_write(self, data):
+        sslobj = self._sslobj
+        state = self.__dict__
+        if sslobj is not None and state.get("_tlsfast_timeout") == 0.0:
+            with state.get("_tlsfast_io") or self._tlsfast_lock("_tlsfast_io"):
+                return sslobj.write(data)
         return self.write(data)
 
     def _tls_shutdown(self):
