@@ -467,10 +467,13 @@ class Process:
         self._reader.start()
 
     def _read(self):
-        for raw in iter(self.proc.stdout.readline, b""):
-            line = raw.decode("utf-8", "replace")
-            self._all.append(line)
-            self._lines.put(line)
+        try:
+            for raw in iter(self.proc.stdout.readline, b""):
+                line = raw.decode("utf-8", "replace")
+                self._all.append(line)
+                self._lines.put(line)
+        except (ValueError, OSError):   # the pipe was closed under us: the end
+            pass
         self._lines.put(None)
 
     @property
@@ -511,6 +514,7 @@ class Process:
             self.proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(5)
+        self._reader.join(2.0)      # EOF reaches it once the process is gone
         for pipe in (self.proc.stdin, self.proc.stdout):
             if pipe is not None:
                 with contextlib.suppress(OSError):
