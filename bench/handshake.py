@@ -13,124 +13,53 @@ every handshake is a full one (the client never offers a ticket).
 import socket
 import time
 
-from .common import HOSTNAME, BenchError
+from .common import BenchError
 
 _now = time.perf_counter_ns
 _cpu = time.process_time_ns
 
 
-def _fast(impl, kind, count):
-    cwrap = impl.ctx("client").wrap_socket
-    swrap = impl.ctx(kind).wrap_socket
+def _fast_step(conn):
+    """tlsfast's step: ``try_do_handshake`` (0 when done, no exception)."""
+    return conn.try_do_handshake() == 0
+
+
+def _loop(impl, kind, count):
+    """``count`` full handshakes, each on a fresh socketpair; the number
+    that finished.  Steps are each implementation's natural non-blocking
+    API: tlsfast's fast path, the want exceptions for the stdlib and
+    pyOpenSSL (``Impl.handshake_step``)."""
+    step = _fast_step if impl.style == "fast" else impl.handshake_step
+    client, server = impl.client, impl.server
     socketpair = socket.socketpair
     done = 0
     for i in range(count):
         a, b = socketpair()
         a.setblocking(False)
         b.setblocking(False)
-        c = cwrap(a, server_hostname=HOSTNAME, do_handshake_on_connect=False)
-        s = swrap(b, server_side=True, do_handshake_on_connect=False)
+        c = client(a)
+        s = server(b, kind)
         cd = sd = False
         for _ in range(100):
             if not cd:
-                cd = c.try_do_handshake() == 0
+                cd = step(c)
             if not sd:
-                sd = s.try_do_handshake() == 0
+                sd = step(s)
             if cd and sd:
                 done += 1
                 break
         if i == count - 1:
             impl.check(c)
             impl.check(s)
-        c.close()
-        s.close()
-    return done
-
-
-def _exc(impl, kind, count):
-    cwrap = impl.ctx("client").wrap_socket
-    swrap = impl.ctx(kind).wrap_socket
-    socketpair = socket.socketpair
-    want = (impl.WantRead, impl.WantWrite)
-    done = 0
-    for i in range(count):
-        a, b = socketpair()
-        a.setblocking(False)
-        b.setblocking(False)
-        c = cwrap(a, server_hostname=HOSTNAME, do_handshake_on_connect=False)
-        s = swrap(b, server_side=True, do_handshake_on_connect=False)
-        cd = sd = False
-        for _ in range(100):
-            if not cd:
-                try:
-                    c.do_handshake()
-                    cd = True
-                except want:
-                    pass
-            if not sd:
-                try:
-                    s.do_handshake()
-                    sd = True
-                except want:
-                    pass
-            if cd and sd:
-                done += 1
-                break
-        if i == count - 1:
-            impl.check(c)
-            impl.check(s)
-        c.close()
-        s.close()
-    return done
-
-
-def _pyopenssl(impl, kind, count):
-    SSL = impl.SSL
-    Connection = SSL.Connection
-    cctx, sctx = impl.ctx("client"), impl.ctx(kind)
-    client_setup = impl._client_setup
-    socketpair = socket.socketpair
-    want = (impl.WantRead, impl.WantWrite)
-    done = 0
-    for i in range(count):
-        a, b = socketpair()
-        a.setblocking(False)
-        b.setblocking(False)
-        c = Connection(cctx, a)
-        client_setup(c)
-        s = Connection(sctx, b)
-        s.set_accept_state()
-        cd = sd = False
-        for _ in range(100):
-            if not cd:
-                try:
-                    c.do_handshake()
-                    cd = True
-                except want:
-                    pass
-            if not sd:
-                try:
-                    s.do_handshake()
-                    sd = True
-                except want:
-                    pass
-            if cd and sd:
-                done += 1
-                break
-        if i == count - 1:
-            impl.check(c)
-            impl.check(s)
-        a.close()
-        b.close()
+        impl.close(c, s)
     return done
 
 
 def handshakes(impl, p):
     kind, count = p["cert"], p["count"]
-    loop = {"fast": _fast, "exc": _exc, "pyopenssl": _pyopenssl}[impl.style]
     c0 = _cpu()
     t0 = _now()
-    done = loop(impl, kind, count)
+    done = _loop(impl, kind, count)
     t1 = _now()
     c1 = _cpu()
     if done != count:
