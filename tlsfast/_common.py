@@ -23,6 +23,12 @@ import ssl as _ssl
 WANT_READ = -1
 WANT_WRITE = -2
 
+#: the stdlib's ``socket.timeout`` messages for a blocking or timeout call
+#: that ran out of time (not exported: every implementation raises them)
+HANDSHAKE_TIMEOUT = "The handshake operation timed out"
+READ_TIMEOUT = "The read operation timed out"
+WRITE_TIMEOUT = "The write operation timed out"
+
 #: selector events per fast-path code (``wanted_events`` property)
 EVENTS_FOR_CODE = {
     WANT_READ: _selectors.EVENT_READ,

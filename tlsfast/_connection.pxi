@@ -58,12 +58,12 @@ cdef enum Op:
 cdef object _socket_timeout = socket.timeout
 cdef int _EVENT_READ = _selectors.EVENT_READ
 cdef int _EVENT_WRITE = _selectors.EVENT_WRITE
-cdef tuple _TIMEOUT_MESSAGES = (
-    "The handshake operation timed out",
-    "The read operation timed out",
-    "The read operation timed out",
-    "The write operation timed out",
-    "The read operation timed out",
+cdef tuple _TIMEOUT_MESSAGES = (      # per Op
+    HANDSHAKE_TIMEOUT,
+    READ_TIMEOUT,
+    READ_TIMEOUT,
+    WRITE_TIMEOUT,
+    READ_TIMEOUT,
 )
 cdef str _WANT_READ_MSG = f"The operation did not complete (read) ({_WHERE})"
 cdef str _WANT_WRITE_MSG = f"The operation did not complete (write) ({_WHERE})"

@@ -34,8 +34,11 @@ import socket as _socket
 import time as _time
 
 from ._common import (
+    HANDSHAKE_TIMEOUT,
+    READ_TIMEOUT,
     WANT_READ,
     WANT_WRITE,
+    WRITE_TIMEOUT,
     SSLError,
     SSLWantReadError,
     SSLWantWriteError,
@@ -44,9 +47,6 @@ from ._common import (
 _monotonic = _time.monotonic
 _socket_timeout = _socket.timeout
 
-READ_TIMEOUT = "The read operation timed out"
-WRITE_TIMEOUT = "The write operation timed out"
-HANDSHAKE_TIMEOUT = "The handshake operation timed out"
 
 _UNSET = object()
 _BYTES_TYPES = (bytes, bytearray)

@@ -43,7 +43,8 @@ import selectors as _selectors
 import sys
 import weakref
 
-from tlsfast._common import WANT_READ, WANT_WRITE
+from tlsfast._common import (HANDSHAKE_TIMEOUT, READ_TIMEOUT, WANT_READ, WANT_WRITE,
+                             WRITE_TIMEOUT)
 
 cdef extern from *:
     """

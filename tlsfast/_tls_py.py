@@ -38,7 +38,6 @@ import _socket as _csocket
 import contextlib as _contextlib
 import errno as _errno
 import functools as _functools
-import itertools as _itertools
 import math as _math
 import os as _os
 import select as _select
@@ -51,8 +50,11 @@ import types as _types
 
 from ._common import (
     EVENTS_FOR_CODE,
+    HANDSHAKE_TIMEOUT,
+    READ_TIMEOUT,
     WANT_READ,
     WANT_WRITE,
+    WRITE_TIMEOUT,
     Purpose,
 )
 from ._helpers import create_default_context as _create_default_context
@@ -71,7 +73,6 @@ SSLEOFError = _ssl.SSLEOFError
 SSLError = _ssl.SSLError
 
 _StdlibSocket = _csocket.socket       # the C type: its timeout, never ours
-_count = _itertools.count
 _suppress = _contextlib.suppress
 _monotonic = _time.monotonic
 _POLLIN = _select.POLLIN
@@ -380,9 +381,9 @@ _UNSET = object()
 
 # what each serialised call is called in timeout messages (as the stdlib's _ssl)
 _TIMED_OUT = {
-    "Handshake": "The handshake operation timed out",
-    "Read": "The read operation timed out",
-    "Write": "The write operation timed out",
+    "Handshake": HANDSHAKE_TIMEOUT,
+    "Read": READ_TIMEOUT,
+    "Write": WRITE_TIMEOUT,
 }
 
 
@@ -410,6 +411,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     #   transport has a record half sent, which another write would corrupt).
     # * ``_tlsfast_hs`` lets one thread drive the handshake; a read or
     #   write started meanwhile waits for it (``_handshake_first``).
+
     # ssl.py's own _create, run with its module globals naming the original
     # classes: it calls ``super(SSLSocket, self)`` through the module
     # global, which gevent / eventlet monkey-patching replaces (TypeError)
@@ -464,7 +466,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             with lock:
                 return getattr(self._tlsfast_sslobj(what), name)(*args)
         deadline = None if timeout is None else _monotonic() + timeout
-        for _ in _count():      # ends by a return, a raise or the deadline
+        while True:             # ends by a return, a raise or the deadline
             with lock:
                 sslobj = self._tlsfast_sslobj(what)
                 # (a descriptor closed under the socket fails here with
@@ -520,7 +522,6 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         self._check_connected()
         if self._sslobj is None and self.fileno() < 0:
             raise OSError(_errno.EBADF, _os.strerror(_errno.EBADF))
-        self._tlsfast_sslobj("Handshake")
         timeout = self.gettimeout()
         if timeout == 0.0 and block:
             timeout = None
