@@ -52,11 +52,10 @@ import time
 import types
 from typing import Any, Callable, Optional
 
+from helpers import IO_TIMEOUT, BioPeer
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-#: bound for one blocking operation of a scripted peer or client
-IO_TIMEOUT = 10.0
 
 _TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -409,22 +408,11 @@ def half_close(peer: socket.socket) -> None:
 # an established connection with a hand-driven stdlib peer
 # --------------------------------------------------------------------------
 
-class ByHand:
-    """A stdlib ``SSLObject`` over ``MemoryBIO``s on a raw socket: the peer of
-    the socket under test, handshaken with it in one thread; afterwards the
-    test writes records (whole, cut, corrupted, crafted) as it likes."""
-
-    def __init__(self, ctx, raw: socket.socket, *, server_side: bool = True,
-                 server_hostname: Optional[str] = None):
-        self.raw = raw
-        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
-                                server_hostname=server_hostname)
-
-    def flush(self) -> None:
-        out = self.outgoing.read()
-        if out:
-            self.raw.sendall(out)
+class ByHand(BioPeer):
+    """A stdlib ``SSLObject`` over ``MemoryBIO``s on a raw socket
+    (``helpers.BioPeer``): the peer of the socket under test, handshaken with
+    it in one thread; afterwards the test writes records (whole, cut,
+    corrupted, crafted) as it likes."""
 
     def handshake_with(self, sock, deadline: float = IO_TIMEOUT) -> None:
         """Drive both ends; ``sock`` (the socket under test) must be
@@ -455,11 +443,6 @@ class ByHand:
         else:
             raise AssertionError("by-hand handshake: too many steps")
         sock.settimeout(IO_TIMEOUT)
-
-    def encrypt(self, data: bytes) -> bytes:
-        """The records carrying ``data`` (one per 16 KiB), not sent."""
-        self.obj.write(data)
-        return self.outgoing.read()
 
     def feed(self, data: bytes) -> None:
         self.incoming.write(data)
