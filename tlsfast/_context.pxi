@@ -670,6 +670,7 @@ cdef class SSLContext:
             EVP_PKEY_free(pkey)
             raise _ssl_error_from_queue()
 
+    @cython.binding(True)   # a builtin's text signature cannot show an object default
     def load_default_certs(self, purpose=_ssl.Purpose.SERVER_AUTH):
         """Load the system's default CA certificates (``ssl.SSLContext.load_default_certs``).
 

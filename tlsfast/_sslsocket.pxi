@@ -88,6 +88,9 @@ cdef object _engine_lookup(object sock):
     return engine
 
 
+# a Python class: its methods are cyfunctions, which show a "clinic"
+# signature line in __doc__ as text; keep the plain one there
+@cython.embedsignature.format("c")
 class SSLSocket(_StdlibSocket):
     """A TLS connection over a stream socket: ``ssl.SSLSocket``, made by
     ``SSLContext.wrap_socket``.
