@@ -404,6 +404,26 @@ cdef class _SSLConnection:
                              _monotonic() + self.timeout if self.timeout > 0 else -1.0, 0)
 
     @cython.final
+    cdef inline int _call(self, SSL *ssl, int op, char *buf, size_t n, bint release,
+                          size_t *done, int *saved_errno, int *retval) noexcept:
+        """One ``_ssl_call`` with the busy flag up (the caller made sure no
+        other thread is inside), without the GIL when ``release``; a thread
+        that drove the handshake to its end lets the others in."""
+        cdef int err
+        self.busy = True
+        self.busy_thread = PyThread_get_thread_ident()
+        if release:
+            with nogil:
+                err = _ssl_call(ssl, op, buf, n, done, saved_errno, retval)
+        else:
+            err = _ssl_call(ssl, op, buf, n, done, saved_errno, retval)
+        self.busy = False
+        if self.handshaker != 0 and SSL_is_init_finished(ssl) and \
+                self.handshaker == PyThread_get_thread_ident():
+            self.handshaker = 0
+        return err
+
+    @cython.final
     cdef inline Py_ssize_t _nonblocking(self, int op, char *buf, size_t n,
                                         bint raise_want) except -100:
         """The fast path of ``_io_once``: a read, or a write that keeps the
@@ -415,14 +435,7 @@ cdef class _SSLConnection:
         goes on in ``_io_loop`` from what was taken."""
         cdef int err, saved_errno = 0, ret = 0
         cdef size_t done = 0
-        cdef SSL *ssl = self.ssl
-        self.busy = True
-        self.busy_thread = PyThread_get_thread_ident()
-        err = _ssl_call(ssl, op, buf, n, &done, &saved_errno, &ret)
-        self.busy = False
-        if self.handshaker != 0 and SSL_is_init_finished(ssl) and \
-                self.handshaker == PyThread_get_thread_ident():
-            self.handshaker = 0
+        err = self._call(self.ssl, op, buf, n, False, &done, &saved_errno, &ret)
         if err == SSL_ERROR_NONE:
             if op == OP_WRITE and done < n:
                 return self._io_loop(op, buf, n, raise_want, -1.0, done)
@@ -465,19 +478,9 @@ cdef class _SSLConnection:
         while True:
             if self.busy:
                 self._wait_not_busy()
-            self.busy = True
-            self.busy_thread = PyThread_get_thread_ident()
             # (handshake and shutdown pass buf == NULL: no arithmetic on it)
             p = buf + total if buf != NULL else NULL
-            if release:
-                with nogil:
-                    err = _ssl_call(ssl, op, p, n - total, &done, &saved_errno, &ret)
-            else:
-                err = _ssl_call(ssl, op, p, n - total, &done, &saved_errno, &ret)
-            self.busy = False
-            if self.handshaker != 0 and SSL_is_init_finished(ssl) and \
-                    self.handshaker == PyThread_get_thread_ident():
-                self.handshaker = 0   # done: let the others in
+            err = self._call(ssl, op, p, n - total, release, &done, &saved_errno, &ret)
             if err == SSL_ERROR_NONE:
                 if op == OP_WRITE:
                     total += done
