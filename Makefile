@@ -61,6 +61,15 @@ test-stdlib: build
 	$(PYTHON) tests/stdlib/run_test_ssl.py --impl python -q
 	$(PYTHON) tests/stdlib/run_test_ssl.py --impl c -q
 
+# make test-matrix -- `make test test-stdlib` on every CPython >= 3.9 found
+# (pyenv's, python3.X on PATH, the system's), one venv each in .venv-matrix/,
+# logs in build/matrix/, a table at the end (tools/test_matrix.py).
+#   make test-matrix MATRIX_ARGS="--only 3.9 --only 3.13"
+MATRIX_ARGS ?=
+.PHONY: test-matrix
+test-matrix:
+	$(PY) tools/test_matrix.py $(MATRIX_ARGS)
+
 # make docs -- the Sphinx site (docs/) into docs/_build/html, warnings are errors.
 # Intersphinx uses the committed docs/_intersphinx/python3.inv (no download).
 SPHINXOPTS ?=

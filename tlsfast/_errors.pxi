@@ -8,10 +8,36 @@
 # sets them; certificate failures also carry ``verify_code`` /
 # ``verify_message``.
 
-import _ssl as _stdlib_ssl
+# Library and reason mnemonics (``SSLError.library`` / ``.reason``): from
+# ``_error_codes.h``, which setup.py generates from the ERR_LIB_* and
+# <LIB>_R_* macros of the OpenSSL headers this module is compiled against.
+# Never from CPython's private tables (``_ssl.err_codes_to_names`` is gone
+# since 3.12), so every Python gets the same names.
+cdef extern from "_error_codes.h":
+    ctypedef struct tlsfast_code_name:
+        int lib
+        int reason
+        const char *name
+    const tlsfast_code_name *tlsfast_lib_names
+    const tlsfast_code_name *tlsfast_reason_names
 
-cdef dict _LIB_NAMES = getattr(_stdlib_ssl, "lib_codes_to_names", {})
-cdef dict _REASON_NAMES = getattr(_stdlib_ssl, "err_codes_to_names", {})
+
+cdef dict _code_names(const tlsfast_code_name *table, bint by_reason):
+    """{lib: name} or {(lib, reason): name} from a NULL-terminated table."""
+    cdef dict names = {}
+    cdef size_t i = 0
+    while table[i].name != NULL:
+        name = table[i].name.decode("ascii")
+        if by_reason:
+            names[(table[i].lib, table[i].reason)] = name
+        else:
+            names[table[i].lib] = name
+        i += 1
+    return names
+
+
+cdef dict _LIB_NAMES = _code_names(tlsfast_lib_names, False)
+cdef dict _REASON_NAMES = _code_names(tlsfast_reason_names, True)
 
 # stdlib exception classes, cached once (uvloop style)
 cdef object _SSLError = _ssl.SSLError
@@ -146,3 +172,9 @@ cdef object _exception_for(SSL *ssl, int ssl_err, int ret, int saved_errno,
     exc = _make_ssl_exception(cls, code, errstr, e, verify_code, hostname)
     ERR_clear_error()
     return exc
+
+
+def _error_names():
+    """``({lib: name}, {(lib, reason): name})``: copies of the generated
+    tables, for tests."""
+    return dict(_LIB_NAMES), dict(_REASON_NAMES)
