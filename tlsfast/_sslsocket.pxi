@@ -17,57 +17,9 @@ cdef int _MSG_PEEK = socket.MSG_PEEK
 
 from cpython.object cimport PyObject
 
-cdef extern from *:
-    """
-    /* The hot methods read ``self._sslobj`` on every call; the generic
-       attribute lookup of that slot costs about as much as the rest of the
-       Python layer.  So the slot is read at its offset when the instance's
-       type is the one seen last (held: never freed and reused) and its
-       version tag is unchanged: any change to the type or a base (a new
-       ``_sslobj`` or ``__getattribute__``...) gives it a new tag.  That type
-       is remembered only after the generic lookup found SSLSocket's own slot
-       descriptor through the plain ``PyObject_GenericGetAttr``. */
-    #include "structmember.h"   /* PyMemberDef (Python < 3.12) */
-    static PyObject *tlsfast_slot_descr = NULL;
-    static Py_ssize_t tlsfast_slot_offset = 0;
-    static PyTypeObject *tlsfast_slot_type = NULL;
-    static unsigned int tlsfast_slot_tag = 0;
-    #ifndef Py_T_OBJECT_EX
-    #define Py_T_OBJECT_EX 16   /* T_OBJECT_EX: what __slots__ use */
-    #endif
-
-    static int tlsfast_slot_init(PyObject *descr) {
-        if (!PyObject_TypeCheck(descr, &PyMemberDescr_Type)
-                || ((PyMemberDescrObject *)descr)->d_member->type != Py_T_OBJECT_EX)
-            return 0;   /* not a slot: the generic lookup every time */
-        Py_INCREF(descr);
-        tlsfast_slot_descr = descr;
-        tlsfast_slot_offset = ((PyMemberDescrObject *)descr)->d_member->offset;
-        return 1;
-    }
-
-    /* borrowed value of the slot, or NULL: use the generic lookup */
-    static inline PyObject *tlsfast_slot_get(PyObject *obj) {
-        PyTypeObject *tp = Py_TYPE(obj);
-        if (tp == tlsfast_slot_type && tp->tp_version_tag == tlsfast_slot_tag
-                && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG))
-            return *(PyObject **)((char *)obj + tlsfast_slot_offset);
-        return NULL;
-    }
-
-    static void tlsfast_slot_learn(PyObject *obj, PyObject *name) {
-        PyTypeObject *tp = Py_TYPE(obj);
-        if (tlsfast_slot_descr == NULL || tp->tp_getattro != PyObject_GenericGetAttr)
-            return;
-        if (_PyType_Lookup(tp, name) != tlsfast_slot_descr
-                || !(tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG))
-            return;
-        Py_INCREF(tp);
-        Py_XDECREF(tlsfast_slot_type);
-        tlsfast_slot_type = tp;
-        tlsfast_slot_tag = tp->tp_version_tag;
-    }
-    """
+# ``self._sslobj`` read at its slot offset: the one place tlsfast looks at
+# CPython's type internals (``tp_version_tag``); see _slot_cache.h.
+cdef extern from "_slot_cache.h":
     int _slot_init "tlsfast_slot_init" (object descr) noexcept
     PyObject *_slot_get "tlsfast_slot_get" (object obj) noexcept
     void _slot_learn "tlsfast_slot_learn" (object obj, object name) noexcept
