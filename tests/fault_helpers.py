@@ -665,7 +665,7 @@ def scenario_two_writers(impl, cfg, frames=60, version=None, backpressure=True, 
                 return
             try:
                 data = server.recv(65536)
-            except TimeoutError:
+            except socket.timeout:
                 if writers_done.is_set():
                     return  # the writers gave up: nothing more will come
                 continue

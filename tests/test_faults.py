@@ -432,7 +432,7 @@ def _timed(tr: Trace, step: str, fn, *args) -> float:
 
 def _assert_timeout(tr: Trace, step: str, elapsed: float) -> None:
     kind, value = tr.get(step)
-    assert kind == "raised" and value[0] == "TimeoutError", tr
+    assert kind == "raised" and value[0] == socket.timeout.__name__, tr
     assert "timed out" in value[-1]
     assert 0.8 * STALL <= elapsed <= STALL + LATE, elapsed
 

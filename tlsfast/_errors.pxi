@@ -62,6 +62,10 @@ cdef enum:
 
 _WHERE = "_tls_c.pyx"
 
+# SSL_ERROR_SYSCALL with errno set after an ``_ex`` call (ret 0): OSError
+# from 3.13 on, SSLEOFError before (see _exception_for)
+cdef bint _SYSCALL_ERRNO_RAISES = sys.version_info >= (3, 13)
+
 # SSL_get_error() value -> (exception class, args[0], fixed message or None)
 # ``None`` as message: the message comes from the OpenSSL error queue.
 cdef dict _SSL_GET_ERROR_TABLE = {
@@ -133,10 +137,12 @@ cdef object _exception_for(SSL *ssl, int ssl_err, int ret, int saved_errno,
     """The exception for SSL_get_error() == ssl_err after an SSL_* call that
     returned ``ret`` with ``errno == saved_errno``.  Clears the error queue.
 
-    SSL_ERROR_SYSCALL with an empty queue follows CPython 3.11 exactly: the
-    ``_ex`` calls return 0 on failure, which it reports as an EOF
-    (``SSLEOFError``, even for a connection reset); a handshake or shutdown
-    returning -1 with errno set is an ``OSError`` of that errno."""
+    SSL_ERROR_SYSCALL with an empty queue follows the running Python's
+    ``_ssl``.  Up to 3.12 the ``_ex`` calls' 0 on failure is reported as an
+    EOF (``SSLEOFError``, even for a connection reset) and only a handshake
+    or shutdown returning -1 with errno set is an ``OSError`` of that errno;
+    from 3.13 (CPython gh-115627) any errno gives the ``OSError``
+    (``ConnectionResetError``...)."""
     cdef unsigned long e = ERR_peek_last_error()
     cdef long verify_code = 0
     entry = _SSL_GET_ERROR_TABLE.get(ssl_err)
@@ -144,7 +150,7 @@ cdef object _exception_for(SSL *ssl, int ssl_err, int ret, int saved_errno,
         cls, code, errstr = entry
     elif ssl_err == SSL_ERROR_SYSCALL:
         if e == 0:
-            if ret == -1 and has_socket and saved_errno != 0:
+            if has_socket and saved_errno != 0 and (ret == -1 or _SYSCALL_ERRNO_RAISES):
                 ERR_clear_error()
                 return OSError(saved_errno, os.strerror(saved_errno))
             if ret == 0 or ret == -1 or not has_socket:

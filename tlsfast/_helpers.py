@@ -1,7 +1,14 @@
 """Module-level helpers written once over whichever implementation is live."""
 
+import os
 import socket
+import ssl as _ssl     # bound now: with sys.modules["ssl"] = tlsfast a later import gets tlsfast
 import sys
+
+# 3.13's create_default_context adds these verify flags (RFC 5280 chain
+# building, no workarounds for broken certificates)
+_DEFAULT_VERIFY_FLAGS = (_ssl.VERIFY_X509_PARTIAL_CHAIN | _ssl.VERIFY_X509_STRICT
+                         if sys.version_info >= (3, 13) else 0)
 
 
 def stdlib_original(module, name):
@@ -71,24 +78,24 @@ def get_server_certificate(addr, ssl_version=None, ca_certs=None, timeout=None):
 
 def create_default_context(context_class, purpose, cafile=None, capath=None, cadata=None):
     """``ssl.create_default_context`` over ``context_class`` (either
-    implementation's ``SSLContext``); the logic of the stdlib's, once."""
-    import os
-    import ssl
-    import sys
-
-    if not isinstance(purpose, ssl._ASN1Object):
+    implementation's ``SSLContext``); the logic of the running Python's
+    stdlib, once (3.13 adds ``VERIFY_X509_PARTIAL_CHAIN`` and
+    ``VERIFY_X509_STRICT``)."""
+    if not isinstance(purpose, _ssl._ASN1Object):
         raise TypeError(purpose)
-    if purpose == ssl.Purpose.SERVER_AUTH:
-        context = context_class(ssl.PROTOCOL_TLS_CLIENT)
-        context.verify_mode = ssl.CERT_REQUIRED
+    if purpose == _ssl.Purpose.SERVER_AUTH:
+        context = context_class(_ssl.PROTOCOL_TLS_CLIENT)
+        context.verify_mode = _ssl.CERT_REQUIRED
         context.check_hostname = True
-    elif purpose == ssl.Purpose.CLIENT_AUTH:
-        context = context_class(ssl.PROTOCOL_TLS_SERVER)
+    elif purpose == _ssl.Purpose.CLIENT_AUTH:
+        context = context_class(_ssl.PROTOCOL_TLS_SERVER)
     else:
         raise ValueError(purpose)
+    if _DEFAULT_VERIFY_FLAGS:
+        context.verify_flags |= _DEFAULT_VERIFY_FLAGS
     if cafile or capath or cadata:
         context.load_verify_locations(cafile, capath, cadata)
-    elif context.verify_mode != ssl.CERT_NONE:
+    elif context.verify_mode != _ssl.CERT_NONE:
         context.load_default_certs(purpose)
     keylogfile = os.environ.get("SSLKEYLOGFILE")
     if keylogfile and not sys.flags.ignore_environment:
