@@ -379,6 +379,10 @@ def _with_original_globals(func):
 _LOCKS_GUARD = _threading.Lock()
 _UNSET = object()
 
+# the stdlib's _ssl reports an errno after SSL_read_ex / SSL_write_ex as an
+# OSError from 3.13 on (CPython gh-115627), as an EOF before
+_SYSCALL_ERRNO_RAISES = _sys.version_info >= (3, 13)
+
 # what each serialised call is called in timeout messages (as the stdlib's _ssl)
 _TIMED_OUT = {
     "Handshake": HANDSHAKE_TIMEOUT,
@@ -486,8 +490,12 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             self._tlsfast_wait(what, event, deadline)
             if self._sslobj is None:
                 # closed (or unwrapped) by another thread meanwhile: the
-                # stdlib reports the end of the connection (read() turns it
+                # stdlib's next SSL_read_ex fails on the closed descriptor,
+                # which 3.13 reports as that OSError (EBADF) and earlier
+                # versions as the end of the connection (read() turns it
                 # into b'' when ragged EOFs are suppressed)
+                if _SYSCALL_ERRNO_RAISES:
+                    raise OSError(_errno.EBADF, _os.strerror(_errno.EBADF))
                 raise SSLEOFError(_ssl.SSL_ERROR_EOF, "EOF occurred in violation of protocol "
                                   "(the socket was closed while this call waited)")
 
