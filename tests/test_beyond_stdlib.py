@@ -16,11 +16,15 @@ import select
 import selectors
 import socket
 import ssl
+import sys
 import time
 
 import pytest
 
 from conftest import load_impl
+
+#: 3.13 made get_verified_chain() / get_unverified_chain() public (DER, [] for none)
+CHAIN_AS_DER = sys.version_info >= (3, 13)
 from helpers import IO_TIMEOUT, ROLES, VERSION_NAMES, VERSIONS, recv_exactly, role_modules
 from membio_helpers import BioPair, not_implemented_message, split_records
 
@@ -39,6 +43,7 @@ WHAT = {
     "peek": "peek() (SSL_peek_ex)",
     "get_peer_cert_chain": "get_peer_cert_chain() (SSL_get_peer_cert_chain)",
     "get_verified_chain": "get_verified_chain() (SSL_get0_verified_chain)",
+    "get_unverified_chain": "get_unverified_chain() (SSL_get_peer_cert_chain)",
 }
 #: arguments for calling each of them
 CALLS = {
@@ -53,6 +58,7 @@ CALLS = {
     "peek": ((5,), {}),
     "get_peer_cert_chain": ((True,), {}),
     "get_verified_chain": ((), {"binary_form": True}),
+    "get_unverified_chain": ((), {}),
 }
 
 LABEL = "EXPERIMENTAL-tlsfast-test"
@@ -149,7 +155,9 @@ def test_every_method_on_both_objects(impl, net, client_ctx, server_ctx):
     server_sock.sendall(b"hello")
     for obj in (pair.client.obj, client_sock):
         if impl.name == "python":
-            python_refuses(impl, obj, *WHAT)
+            # 3.13's stdlib has the chains: the pure-Python one answers those
+            python_refuses(impl, obj, *(n for n in WHAT if not (
+                CHAIN_AS_DER and n in ("get_verified_chain", "get_unverified_chain"))))
         else:
             for name, (args, kwargs) in CALLS.items():
                 try:
@@ -709,25 +717,35 @@ def test_renegotiate_with_peer_data_in_flight_against_openssl(impl, net, certs, 
 
 def _check_chains(impl, chain_certs, client, server, client_cert):
     cc = chain_certs
-    if python_refuses(impl, client, "get_peer_cert_chain", "get_verified_chain"):
-        return
-    # the client sees what the server sent: leaf + intermediate
-    assert client.get_peer_cert_chain(binary_form=True) == [cc.server_der, cc.inter_der]
-    assert client.get_verified_chain(binary_form=True) == [cc.server_der, cc.inter_der, cc.root_der]
-    decoded = client.get_peer_cert_chain()
-    assert decoded[0] == client.getpeercert()
-    assert decoded[1]["subject"] == decoded[0]["issuer"]
-    verified = client.get_verified_chain()
-    assert [d["subject"] for d in verified[:2]] == [d["subject"] for d in decoded]
-    assert verified[2]["subject"] == verified[2]["issuer"] == verified[1]["issuer"]
-    if client_cert:
+    if impl.name == "python":
+        assert_not_implemented(client, "get_peer_cert_chain", True)
+        if not CHAIN_AS_DER:    # the stdlib has no verified chain before 3.13
+            python_refuses(impl, client, "get_verified_chain", "get_unverified_chain")
+            return
+    else:
+        # the client sees what the server sent: leaf + intermediate
+        assert client.get_peer_cert_chain(binary_form=True) == [cc.server_der, cc.inter_der]
+        decoded = client.get_peer_cert_chain(binary_form=False)
+        assert decoded[0] == client.getpeercert()
+        assert decoded[1]["subject"] == decoded[0]["issuer"]
         # OpenSSL leaves the client's leaf out of the server's peer chain
-        assert server.get_peer_cert_chain(True) == [cc.inter_der]
+        assert server.get_peer_cert_chain(True) == ([cc.inter_der] if client_cert else None)
+    assert client.get_unverified_chain() == [cc.server_der, cc.inter_der]
+    assert client.get_verified_chain(binary_form=True) == [cc.server_der, cc.inter_der, cc.root_der]
+    verified = client.get_verified_chain(binary_form=False)
+    assert verified[0] == client.getpeercert()
+    assert verified[1]["subject"] == verified[0]["issuer"]
+    assert verified[2]["subject"] == verified[2]["issuer"] == verified[1]["issuer"]
+    # 3.13's default form (DER, [] for none); before, the dicts (None for none)
+    assert client.get_verified_chain() == (client.get_verified_chain(True) if CHAIN_AS_DER
+                                           else verified)
+    if client_cert:
+        assert server.get_unverified_chain() == [cc.client_der, cc.inter_der]
         assert server.get_verified_chain(True) == [cc.client_der, cc.inter_der, cc.root_der]
         assert server.getpeercert(True) == cc.client_der
     else:
-        assert server.get_peer_cert_chain(True) is None
-        assert server.get_verified_chain(True) is None
+        assert server.get_unverified_chain() == []
+        assert server.get_verified_chain(True) == ([] if CHAIN_AS_DER else None)
 
 
 @pytest.mark.parametrize("client_cert", [False, True], ids=["server-auth", "mutual-auth"])
@@ -736,7 +754,8 @@ def test_cert_chains_sslobject(impl, chain_certs, client_cert):
     pair = BioPair(cctx, sctx)
     if impl.name != "python":
         assert pair.client.obj.get_peer_cert_chain() is None
-        assert pair.client.obj.get_verified_chain() is None
+        assert pair.client.obj.get_verified_chain() == ([] if CHAIN_AS_DER else None)
+        assert pair.client.obj.get_unverified_chain() == []
     pair.handshake()
     _check_chains(impl, chain_certs, pair.client.obj, pair.server.obj, client_cert)
 
@@ -751,9 +770,10 @@ def test_cert_chains_sslsocket(impl, net, chain_certs, client_cert):
 def test_cert_chains_trustme_fixture(impl, certs, client_ctx, server_ctx):
     """The shared trustme CA (no intermediate): leaf sent, leaf + CA verified."""
     pair = bio_pair(impl, impl, client_ctx, server_ctx)
-    if python_refuses(impl, pair.client.obj, "get_peer_cert_chain", "get_verified_chain"):
+    if impl.name == "python" and not CHAIN_AS_DER:
+        python_refuses(impl, pair.client.obj, "get_peer_cert_chain", "get_verified_chain")
         return
-    assert pair.client.obj.get_peer_cert_chain(True) == [certs.server.leaf_der]
+    assert pair.client.obj.get_unverified_chain() == [certs.server.leaf_der]
     assert pair.client.obj.get_verified_chain(True) == [certs.server.leaf_der, der(open(certs.ca_pem).read())]
 
 

@@ -19,6 +19,7 @@ clean end of stream (close_notify, or a ragged EOF with
 
 import selectors as _selectors
 import ssl as _ssl
+import sys as _sys
 
 WANT_READ = -1
 WANT_WRITE = -2
@@ -28,6 +29,30 @@ WANT_WRITE = -2
 HANDSHAKE_TIMEOUT = "The handshake operation timed out"
 READ_TIMEOUT = "The read operation timed out"
 WRITE_TIMEOUT = "The write operation timed out"
+
+# --- what differs between CPython versions (docs/porting.rst, "Python
+# versions"): each implementation follows the running Python's ``ssl``,
+# except where tlsfast's secure defaults (TLS >= 1.2, this cipher list) hold
+# on every version.  Not exported.
+
+#: the default cipher list of both implementations on every Python (the
+#: stdlib's since 3.10; 3.9's is OpenSSL's DEFAULT minus a few)
+DEFAULT_CIPHERS = ("@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:"
+                   "!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM")
+#: 3.10 started warning DeprecationWarning for PROTOCOL_TLS & co, the old
+#: TLSVersion values and the OP_NO_SSL*/OP_NO_TLS* options
+WARN_DEPRECATED = _sys.version_info >= (3, 10)
+#: 3.9 used SSL_read/SSL_write and set OP_IGNORE_UNEXPECTED_EOF on every
+#: context (a ragged EOF reads as a clean close)
+IGNORE_UNEXPECTED_EOF = _sys.version_info < (3, 10)
+#: SSL_ERROR_SYSCALL with errno set is that OSError (ConnectionResetError,
+#: EBADF...) before 3.10 (SSL_read's -1) and from 3.13 (CPython gh-115627);
+#: 3.10 to 3.12 report it after SSL_read_ex / SSL_write_ex as an EOF
+SYSCALL_ERRNO_RAISES = _sys.version_info < (3, 10) or _sys.version_info >= (3, 13)
+
+#: 3.13 made SSLSocket/SSLObject.get_verified_chain() (and the new
+#: get_unverified_chain()) public, returning DER bytes ([] when none)
+CHAIN_AS_DER = _sys.version_info >= (3, 13)
 
 #: selector events per fast-path code (``wanted_events`` property)
 EVENTS_FOR_CODE = {

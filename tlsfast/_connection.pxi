@@ -830,13 +830,39 @@ cdef class _SSLConnection:
         handshake or when none were sent (``SSL_get_peer_cert_chain``)."""
         return self._chain(SSL_get_peer_cert_chain(self.ssl), binary_form)
 
-    def get_verified_chain(self, binary_form=False):
-        """The chain OpenSSL built and verified, leaf to trust anchor, as
-        ``get_peer_cert_chain``'s ``list``; None before the handshake or
-        when the peer sent no certificate (``SSL_get0_verified_chain``).
-        With ``CERT_NONE`` it is built but not checked (it may stop short of
-        an anchor)."""
-        return self._chain(SSL_get0_verified_chain(self.ssl), binary_form)
+    def get_verified_chain(self, binary_form=CHAIN_AS_DER):
+        """The chain OpenSSL built and verified, leaf to trust anchor
+        (``SSL_get0_verified_chain``), as ``get_peer_cert_chain``'s
+        ``list``.  With ``CERT_NONE`` it is built but not checked (it may
+        stop short of an anchor).
+
+        As the stdlib's from Python 3.13 (where it is public): DER ``bytes``
+        by default and ``[]`` when there is none.  Before 3.13 (a tlsfast
+        extension there): the stdlib's certificate dicts by default and None
+        when there is none.  ``binary_form`` (bool) picks either form."""
+        return self._chain_result(SSL_get0_verified_chain(self.ssl), binary_form)
+
+    def get_unverified_chain(self, binary_form=True):
+        """The certificates the peer sent, leaf first, on the server side
+        too (``SSL_get_peer_cert_chain``, with ``SSL_get0_peer_certificate``
+        in front where OpenSSL leaves it out): Python 3.13's
+        ``get_unverified_chain``, a tlsfast extension before.  DER ``bytes``
+        (the dicts with ``binary_form=False``); ``[]`` when there is none."""
+        cdef stack_st_X509 *sk = SSL_get_peer_cert_chain(self.ssl)
+        if sk == NULL:
+            return []
+        chain = self._chain(sk, binary_form)
+        if self.server_side:
+            leaf = self.getpeercert(binary_form) if SSL_is_init_finished(self.ssl) else None
+            if leaf:
+                chain.insert(0, leaf)
+        return chain
+
+    cdef object _chain_result(self, stack_st_X509 *sk, bint binary_form):
+        chain = self._chain(sk, binary_form)
+        if chain is None and CHAIN_AS_DER:
+            return []
+        return chain
 
     def want_read(self):
         """True when the last fast-path call stopped for want of incoming data."""

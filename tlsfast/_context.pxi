@@ -6,10 +6,13 @@ cdef extern from *:
     #define TLSFAST_DEFAULT_OPTIONS ((SSL_OP_ALL & ~SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS) \\
         | SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION \\
         | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_DH_USE | SSL_OP_SINGLE_ECDH_USE)
-    #define TLSFAST_DEFAULT_CIPHERS "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
     """
     const uint64_t TLSFAST_DEFAULT_OPTIONS
-    const char *TLSFAST_DEFAULT_CIPHERS
+
+# the per-version choices of tlsfast._common, as C values
+cdef bytes _DEFAULT_CIPHERS = DEFAULT_CIPHERS.encode("ascii")
+cdef bint _WARN_DEPRECATED = WARN_DEPRECATED
+cdef uint64_t _VERSION_OPTIONS = SSL_OP_IGNORE_UNEXPECTED_EOF if IGNORE_UNEXPECTED_EOF else 0
 
 cdef object _PROTOCOL_TLS = _ssl.PROTOCOL_TLS
 cdef object _PROTOCOL_TLS_CLIENT = _ssl.PROTOCOL_TLS_CLIENT
@@ -175,13 +178,12 @@ cdef class SSLContext:
         if protocol is None:
             # (compiled code has no Python frame: stacklevel=1 names the
             # caller's line, as the stdlib's warnings do)
-            import warnings
-            warnings.warn("ssl.SSLContext() without protocol argument is deprecated.",
-                          DeprecationWarning, stacklevel=1)
+            if _WARN_DEPRECATED:
+                warnings.warn("ssl.SSLContext() without protocol argument is deprecated.",
+                              DeprecationWarning, stacklevel=1)
             protocol = _PROTOCOL_TLS
         protocol = _ssl._SSLMethod(protocol)
-        if protocol not in (_PROTOCOL_TLS_CLIENT, _PROTOCOL_TLS_SERVER):
-            import warnings
+        if _WARN_DEPRECATED and protocol not in (_PROTOCOL_TLS_CLIENT, _PROTOCOL_TLS_SERVER):
             warnings.warn(f"ssl.{protocol.name} is deprecated", DeprecationWarning, stacklevel=1)
         if protocol == _PROTOCOL_TLS_CLIENT:
             method = TLS_client_method()
@@ -210,11 +212,11 @@ cdef class SSLContext:
         else:
             self._check_hostname = False
             SSL_CTX_set_verify(self.ctx, SSL_VERIFY_NONE, NULL)
-        SSL_CTX_set_options(self.ctx, TLSFAST_DEFAULT_OPTIONS)
+        SSL_CTX_set_options(self.ctx, TLSFAST_DEFAULT_OPTIONS | _VERSION_OPTIONS)
         if protocol == _PROTOCOL_TLS_SERVER:
             # servers refuse client-initiated renegotiation (a DoS lever)
             SSL_CTX_set_options(self.ctx, SSL_OP_NO_RENEGOTIATION)
-        if SSL_CTX_set_cipher_list(self.ctx, TLSFAST_DEFAULT_CIPHERS) != 1:
+        if SSL_CTX_set_cipher_list(self.ctx, _DEFAULT_CIPHERS) != 1:
             raise _ssl_error_from_queue(None, "No cipher can be selected.")
         if pinned:
             SSL_CTX_set_min_proto_version(self.ctx, pinned)
@@ -390,8 +392,7 @@ cdef class SSLContext:
 
     cdef int _version_arg(self, value, int minimum) except -1:
         v = operator.index(value)
-        if v in (SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION):
-            import warnings
+        if _WARN_DEPRECATED and v in (SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION):
             warnings.warn(f"ssl.TLSVersion.{_TLSVersion(v).name} is deprecated",
                           DeprecationWarning, stacklevel=1)
         if v == _TLSVersion.MINIMUM_SUPPORTED or v == _TLSVersion.MAXIMUM_SUPPORTED:
@@ -454,8 +455,7 @@ cdef class SSLContext:
     def options(self, value):
         cdef uint64_t new = operator.index(value)
         cdef uint64_t old = SSL_CTX_get_options(self._checked())
-        if (new & ~old) & _OP_NO_VERSIONS:
-            import warnings
+        if _WARN_DEPRECATED and (new & ~old) & _OP_NO_VERSIONS:
             warnings.warn("ssl.OP_NO_SSL*/ssl.OP_NO_TLS* options are deprecated",
                           DeprecationWarning, stacklevel=1)
         SSL_CTX_clear_options(self.ctx, old & ~new)

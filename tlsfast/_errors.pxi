@@ -62,9 +62,9 @@ cdef enum:
 
 _WHERE = "_tls_c.pyx"
 
-# SSL_ERROR_SYSCALL with errno set after an ``_ex`` call (ret 0): OSError
-# from 3.13 on, SSLEOFError before (see _exception_for)
-cdef bint _SYSCALL_ERRNO_RAISES = sys.version_info >= (3, 13)
+# SSL_ERROR_SYSCALL with errno set after an ``_ex`` call (ret 0): as the
+# running Python's _ssl (tlsfast._common.SYSCALL_ERRNO_RAISES)
+cdef bint _SYSCALL_ERRNO_RAISES = _SYSCALL_ERRNO_RAISES_PY
 
 # SSL_get_error() value -> (exception class, args[0], fixed message or None)
 # ``None`` as message: the message comes from the OpenSSL error queue.
@@ -138,11 +138,11 @@ cdef object _exception_for(SSL *ssl, int ssl_err, int ret, int saved_errno,
     returned ``ret`` with ``errno == saved_errno``.  Clears the error queue.
 
     SSL_ERROR_SYSCALL with an empty queue follows the running Python's
-    ``_ssl``.  Up to 3.12 the ``_ex`` calls' 0 on failure is reported as an
-    EOF (``SSLEOFError``, even for a connection reset) and only a handshake
-    or shutdown returning -1 with errno set is an ``OSError`` of that errno;
-    from 3.13 (CPython gh-115627) any errno gives the ``OSError``
-    (``ConnectionResetError``...)."""
+    ``_ssl``.  From 3.10 to 3.12 the ``_ex`` calls' 0 on failure is reported
+    as an EOF (``SSLEOFError``, even for a connection reset) and only a
+    handshake or shutdown returning -1 with errno set is an ``OSError`` of
+    that errno; on 3.9 (SSL_read's -1) and from 3.13 (CPython gh-115627) any
+    errno gives the ``OSError`` (``ConnectionResetError``...)."""
     cdef unsigned long e = ERR_peek_last_error()
     cdef long verify_code = 0
     entry = _SSL_GET_ERROR_TABLE.get(ssl_err)

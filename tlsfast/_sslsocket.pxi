@@ -677,13 +677,23 @@ class SSLSocket(_StdlibSocket):
         TLS connection."""
         return self._engine().get_peer_cert_chain(binary_form)
 
-    def get_verified_chain(self, binary_form=False):
+    def get_verified_chain(self, binary_form=CHAIN_AS_DER):
         """The chain OpenSSL built, leaf to trust anchor
-        (``SSL_get0_verified_chain``), shaped as ``get_peer_cert_chain``'s;
-        None before the handshake or when the peer sent no certificate.
-        With ``CERT_NONE`` it is built but not checked (it may stop short of
-        an anchor).  ``ValueError`` without a TLS connection."""
+        (``SSL_get0_verified_chain``).  With ``CERT_NONE`` it is built but
+        not checked (it may stop short of an anchor).  From Python 3.13, as
+        the stdlib's: a ``list`` of DER ``bytes``, ``[]`` when there is none;
+        before (a tlsfast extension): the stdlib's certificate dicts, None
+        when there is none.  ``binary_form`` (bool) picks either form.
+        ``ValueError`` without a TLS connection."""
         return self._engine().get_verified_chain(binary_form)
+
+    def get_unverified_chain(self, binary_form=True):
+        """The certificates the peer sent, leaf first (also on the server
+        side): Python 3.13's ``get_unverified_chain`` (a tlsfast extension
+        before): a ``list`` of DER ``bytes`` (dicts with
+        ``binary_form=False``), ``[]`` when there is none.  ``ValueError``
+        without a TLS connection."""
+        return self._engine().get_unverified_chain(binary_form)
 
     def want_read(self):
         """True when the last fast-path call waits for incoming data

@@ -41,10 +41,13 @@ import socket
 import ssl as _ssl
 import selectors as _selectors
 import sys
+import warnings
 import weakref
 
 from tlsfast._common import (HANDSHAKE_TIMEOUT, READ_TIMEOUT, WANT_READ, WANT_WRITE,
-                             WRITE_TIMEOUT)
+                             WRITE_TIMEOUT, DEFAULT_CIPHERS, WARN_DEPRECATED,
+                             IGNORE_UNEXPECTED_EOF, CHAIN_AS_DER,
+                             SYSCALL_ERRNO_RAISES as _SYSCALL_ERRNO_RAISES_PY)
 
 cdef extern from *:
     """

@@ -49,8 +49,11 @@ import time as _time
 import types as _types
 
 from ._common import (
+    CHAIN_AS_DER,
+    DEFAULT_CIPHERS,
     EVENTS_FOR_CODE,
     HANDSHAKE_TIMEOUT,
+    SYSCALL_ERRNO_RAISES,
     READ_TIMEOUT,
     WANT_READ,
     WANT_WRITE,
@@ -345,7 +348,36 @@ class _BeyondStdlibMixin:
     peek = _not_in_stdlib("peek() (SSL_peek_ex)")
     _peek_flag = _not_in_stdlib("recv(n, MSG_PEEK) / recv_into(..., MSG_PEEK) (SSL_peek)")
     get_peer_cert_chain = _not_in_stdlib("get_peer_cert_chain() (SSL_get_peer_cert_chain)")
-    get_verified_chain = _not_in_stdlib("get_verified_chain() (SSL_get0_verified_chain)")
+    if CHAIN_AS_DER:    # the stdlib's, public from 3.13 (its _sslobj has them)
+        def get_verified_chain(self, binary_form=True):
+            """``ssl.SSLSocket.get_verified_chain`` (``SSL_get0_verified_chain``):
+            a ``list`` of DER ``bytes``, leaf to trust anchor, ``[]`` when
+            there is none; the stdlib's certificate dicts with
+            ``binary_form=False`` (as the compiled implementation)."""
+            return self._tlsfast_chain("get_verified_chain", binary_form)
+
+        def get_unverified_chain(self, binary_form=True):
+            """``ssl.SSLSocket.get_unverified_chain``: the certificates the
+            peer sent, leaf first, as ``get_verified_chain``'s ``list``."""
+            return self._tlsfast_chain("get_unverified_chain", binary_form)
+
+        def _tlsfast_chain(self, name, binary_form):
+            if self._sslobj is None:
+                raise ValueError("No SSL wrapper around " + str(self))
+            chain = self._tlsfast_inspect(name)
+            if chain is None:
+                return []
+            # (public API only: PEM, then DER; _ssl.ENCODING_DER is private)
+            return [_ssl.PEM_cert_to_DER_cert(cert.public_bytes()) if binary_form
+                    else cert.get_info()
+                    for cert in chain]
+    else:
+        get_verified_chain = _not_in_stdlib("get_verified_chain() (SSL_get0_verified_chain)")
+        get_unverified_chain = _not_in_stdlib("get_unverified_chain() (SSL_get_peer_cert_chain)")
+
+    def _tlsfast_inspect(self, name):
+        # a read-only question to the C-level object (SSLSocket adds its lock)
+        return getattr(self._sslobj, name)()
 
     def want_read(self):
         """True when the last fast-path call waits for incoming data."""
@@ -378,10 +410,6 @@ def _with_original_globals(func):
 
 _LOCKS_GUARD = _threading.Lock()
 _UNSET = object()
-
-# the stdlib's _ssl reports an errno after SSL_read_ex / SSL_write_ex as an
-# OSError from 3.13 on (CPython gh-115627), as an EOF before
-_SYSCALL_ERRNO_RAISES = _sys.version_info >= (3, 13)
 
 # what each serialised call is called in timeout messages (as the stdlib's _ssl)
 _TIMED_OUT = {
@@ -453,6 +481,10 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
 
     timeout = property(gettimeout, doc="``socket.timeout``: the timeout in seconds, or None.")
 
+    def _tlsfast_inspect(self, name):
+        with self._tlsfast_lock("_tlsfast_io"):
+            return getattr(self._tlsfast_sslobj("Inspect"), name)()
+
     # -- one TLS call, serialised ------------------------------------------------
     def _tlsfast_sslobj(self, what):
         sslobj = self._sslobj
@@ -490,11 +522,11 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             self._tlsfast_wait(what, event, deadline)
             if self._sslobj is None:
                 # closed (or unwrapped) by another thread meanwhile: the
-                # stdlib's next SSL_read_ex fails on the closed descriptor,
-                # which 3.13 reports as that OSError (EBADF) and earlier
-                # versions as the end of the connection (read() turns it
-                # into b'' when ragged EOFs are suppressed)
-                if _SYSCALL_ERRNO_RAISES:
+                # stdlib's next read fails on the closed descriptor, which
+                # 3.9 and 3.13+ report as that OSError (EBADF) and 3.10 to
+                # 3.12 as the end of the connection (read() turns it into
+                # b'' when ragged EOFs are suppressed)
+                if SYSCALL_ERRNO_RAISES:
                     raise OSError(_errno.EBADF, _os.strerror(_errno.EBADF))
                 raise SSLEOFError(_ssl.SSL_ERROR_EOF, "EOF occurred in violation of protocol "
                                   "(the socket was closed while this call waited)")
@@ -681,6 +713,10 @@ class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLObject):
     """
 
 
+_PRE_310_DEFAULTS = _sys.version_info < (3, 10)
+_VERSION_FLEXIBLE = (_ssl.PROTOCOL_TLS, _ssl.PROTOCOL_TLS_CLIENT, _ssl.PROTOCOL_TLS_SERVER)
+
+
 class SSLContext(_StdlibSSLContext):
     """``ssl.SSLContext`` whose ``wrap_socket`` / ``wrap_bio`` return tlsfast's
     ``SSLSocket`` / ``SSLObject``.
@@ -734,6 +770,11 @@ class SSLContext(_StdlibSSLContext):
         # as the compiled implementation: servers refuse renegotiation
         if protocol == _ssl.PROTOCOL_TLS_SERVER:
             self.options |= _ssl.OP_NO_RENEGOTIATION
+        if _PRE_310_DEFAULTS and self.protocol in _VERSION_FLEXIBLE:
+            # tlsfast's defaults on every Python: 3.9's ssl had no TLS 1.2
+            # floor and a wider cipher list (the 3.10 defaults)
+            _CSSLContext.minimum_version.__set__(self, _ssl.TLSVersion.TLSv1_2)
+            self.set_ciphers(DEFAULT_CIPHERS)
 
     def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
                  session=None):
