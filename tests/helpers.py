@@ -23,6 +23,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -34,6 +35,32 @@ IO_TIMEOUT = 10.0
 JOIN_TIMEOUT = IO_TIMEOUT + 5.0
 #: TLS 1.2 / 1.3 as pytest parameters
 VERSIONS = ("1.2", "1.3")
+
+# -- what the running Python's ssl does differently (both implementations
+#    follow it; tlsfast/_common.py has the same table) ----------------------
+#: 3.9 sets OP_IGNORE_UNEXPECTED_EOF: a TCP EOF without close_notify (after
+#: or during the handshake, or inside a record) reads as a clean close
+RAGGED_EOF_IS_CLEAN = sys.version_info < (3, 10)
+#: a reset (or another errno) under SSL_read / SSL_write is that OSError on
+#: 3.9 and from 3.13 (CPython gh-115627); 3.10 to 3.12 report an EOF
+RESET_IS_OSERROR = sys.version_info < (3, 10) or sys.version_info >= (3, 13)
+
+#: the stdlib's default cipher list from 3.10: tlsfast's on every Python
+DEFAULT_CIPHERS_310 = ("@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:"
+                       "!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM")
+
+
+def with_tlsfast_floor(ctx):
+    """A stdlib context as a reference for tlsfast's defaults: unchanged
+    from 3.10; on 3.9, whose ssl had neither, given the TLS 1.2 floor and
+    the 3.10 cipher list tlsfast keeps on every Python (deliberate
+    differences, docs/porting.rst)."""
+    if sys.version_info < (3, 10) and ctx.protocol in (
+            ssl.PROTOCOL_TLS, ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER):
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(DEFAULT_CIPHERS_310)
+    return ctx
+
 
 _TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 #: ``version()`` strings

@@ -131,7 +131,7 @@ def test_rand(impl):
     a, b = impl.RAND_bytes(32), impl.RAND_bytes(32)
     assert isinstance(a, bytes) and len(a) == 32 and a != b
     assert impl.RAND_bytes(0) == b""
-    assert impl.RAND_status() is True
+    assert impl.RAND_status() == ssl.RAND_status() == 1     # (3.9's is the int 1)
     with pytest.raises(ValueError):
         impl.RAND_bytes(-1)
 

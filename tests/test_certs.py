@@ -14,11 +14,13 @@ import importlib
 import ipaddress
 import pathlib
 import ssl
+import sys
 import sysconfig
 
 import _ssl
 import pytest
 import trustme
+from helpers import with_tlsfast_floor
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -324,7 +326,17 @@ def _assert_decodes_like_stdlib(mod, path):
 def test_decode_generated(cert_dir, name):
     mod = tls_c()
     path = cert_dir[name]
-    _assert_same(mod._test_decode_cert(path), _ssl._test_decode_cert(str(path)))
+    try:
+        ref = _ssl._test_decode_cert(str(path))
+    except ssl.SSLError:
+        # 3.9's _ssl fails with "unknown error" on some of these (fixed in
+        # 3.10): nothing to compare with there; test_rich_certificate_fields
+        # still checks the fields themselves
+        if sys.version_info >= (3, 10):
+            raise
+        mod._test_decode_cert(path)
+        pytest.skip("the stdlib of Python 3.9 cannot decode this certificate")
+    _assert_same(mod._test_decode_cert(path), ref)
 
 
 @pytest.mark.parametrize("name", sorted(_STDLIB) or [pytest.param(None, marks=pytest.mark.skip(
@@ -373,6 +385,6 @@ def test_decode_missing_file(tmp_path):
 
 def test_get_ciphers_matches_stdlib():
     ours = tls_c().SSLContext(ssl.PROTOCOL_TLS_CLIENT).get_ciphers()
-    ref = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).get_ciphers()
+    ref = with_tlsfast_floor(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)).get_ciphers()
     assert ours == ref
     assert [list(d) for d in ours] == [list(d) for d in ref]

@@ -26,6 +26,7 @@ a docstring says otherwise; the additions are the non-raising fast path:
 from __future__ import annotations
 
 import socket
+import sys
 from typing import Any, Callable, Optional, Protocol, Union, runtime_checkable
 
 Buffer = Any  # any object exporting the buffer protocol
@@ -96,7 +97,8 @@ class SSLContextProtocol(Protocol):
     keylog_filename: Optional[str]
     post_handshake_auth: bool
     sni_callback: Optional[Callable]
-    security_level: int
+    if sys.version_info >= (3, 10):     # as ssl.SSLContext
+        security_level: int
 
     def load_cert_chain(self, certfile, keyfile=None, password=None) -> None: ...
     def load_verify_locations(self, cafile=None, capath=None, cadata=None) -> None: ...

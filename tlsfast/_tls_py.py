@@ -411,6 +411,25 @@ def _with_original_globals(func):
 _LOCKS_GUARD = _threading.Lock()
 _UNSET = object()
 
+#: 3.9's ssl: no TLS 1.2 floor, a wider cipher list, and read(0) fails
+_PRE_310_DEFAULTS = _sys.version_info < (3, 10)
+
+
+def _is_empty(data):
+    with memoryview(data) as view:
+        return not view.nbytes
+
+
+def _read_length(len, buffer):
+    """What 3.10+ reads for ``read(len, buffer)`` with ``len <= 0``: the
+    whole buffer, or nothing without one (3.9's _ssl read 0 bytes and
+    failed with SSLEOFError; a negative ``len`` without a buffer stays its
+    ValueError)."""
+    if buffer is None:
+        return 0
+    with memoryview(buffer) as view:
+        return view.nbytes
+
 # what each serialised call is called in timeout messages (as the stdlib's _ssl)
 _TIMED_OUT = {
     "Handshake": HANDSHAKE_TIMEOUT,
@@ -596,6 +615,10 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         Raises ``ValueError`` once closed or unwrapped, the want errors on
         a non-blocking socket, ``socket.timeout``, ``ssl.SSLError``."""
         self._handshake_first()
+        if _PRE_310_DEFAULTS and (len == 0 or (len < 0 and buffer is not None)):
+            len = _read_length(len, buffer)
+            if len == 0:
+                return b"" if buffer is None else 0
         try:
             if buffer is not None:
                 return self._tlsfast_run("Read", self.gettimeout(), "read", len, buffer)
@@ -613,6 +636,8 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         a non-blocking socket, ``socket.timeout``, ``ssl.SSLError`` and
         ``OSError`` for transport failures."""
         self._handshake_first()
+        if _PRE_310_DEFAULTS and _is_empty(data):  # 3.9's _ssl fails on 0 bytes
+            return 0
         with self._tlsfast_lock("_tlsfast_wr"):
             return self._tlsfast_run("Write", self.gettimeout(), "write", data)
 
@@ -712,8 +737,25 @@ class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLObject):
     what the outgoing ``MemoryBIO`` holds.
     """
 
+    if _sys.version_info < (3, 10):
+        def read(self, len=1024, buffer=None):
+            """``ssl.SSLObject.read``; ``len <= 0`` reads nothing (``b''``)
+            or, with a ``buffer``, up to its size, as from 3.10 (3.9's
+            ``SSL_read`` of 0 bytes raised ``SSLEOFError``)."""
+            if len == 0 or (len < 0 and buffer is not None):
+                len = _read_length(len, buffer)
+                if len == 0:
+                    return b"" if buffer is None else 0
+            return super().read(len, buffer)
 
-_PRE_310_DEFAULTS = _sys.version_info < (3, 10)
+        def write(self, data):
+            """``ssl.SSLObject.write``; empty ``data`` writes nothing and
+            returns 0, as from 3.10 (3.9's raised ``SSLEOFError``)."""
+            if _is_empty(data):
+                return 0
+            return super().write(data)
+
+
 _VERSION_FLEXIBLE = (_ssl.PROTOCOL_TLS, _ssl.PROTOCOL_TLS_CLIENT, _ssl.PROTOCOL_TLS_SERVER)
 
 
