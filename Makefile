@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 $(VENV)/.stamp: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "setuptools>=68" wheel "Cython>=3.0"
+	$(BIN)/pip install -q "setuptools>=77" wheel "Cython>=3.0"
 	$(BIN)/pip install -q -e ".[test,demo]" --no-build-isolation
 	touch $@
 
@@ -69,6 +69,14 @@ MATRIX_ARGS ?=
 .PHONY: test-matrix
 test-matrix:
 	$(PY) tools/test_matrix.py $(MATRIX_ARGS)
+
+# make dist-check -- sdist + wheel from a fresh clone (python -m build), their
+# contents checked, the sdist installed in a fresh venv and the suite run
+# against it (tools/check_dist.py; DIST_ARGS="--no-suite" for the first part)
+DIST_ARGS ?=
+.PHONY: dist-check
+dist-check:
+	$(PY) tools/check_dist.py $(DIST_ARGS)
 
 # make docs -- the Sphinx site (docs/) into docs/_build/html, warnings are errors.
 # Intersphinx uses the committed docs/_intersphinx/python3.inv (no download).

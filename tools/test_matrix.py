@@ -7,6 +7,7 @@ found wins) this runs the README's own commands in a venv of that version::
 
     make test test-stdlib PY=<interpreter> VENV=.venv-matrix/<X.Y>
 
+(``VENV=.venv``, the default one, for the interpreter running this script)
 so each version builds its own extension (``tlsfast/_tls_c.cpython-3XY-*.so``
 beside the others), checks that the compiled implementation loads
 (``check-c``), runs ``pytest`` over both implementations and then CPython's
@@ -117,7 +118,10 @@ def main(argv=None):
     rows = []
     for key, (path, full) in found.items():
         log_path = os.path.join(logdir, f"{key}.log")
-        venv = os.path.join(".venv-matrix", key)
+        # the interpreter running this script is the Makefile's $(PY): its
+        # venv is the default .venv (make test, make docs) rather than a copy
+        same = os.path.realpath(sys.executable) == path
+        venv = ".venv" if same else os.path.join(".venv-matrix", key)
         cmd = [make, "--no-print-directory", *args.targets.split(), f"PY={path}", f"VENV={venv}"]
         print(f"== CPython {full} ({path}): {' '.join(cmd)} > {os.path.relpath(log_path, ROOT)}",
               flush=True)
@@ -150,11 +154,20 @@ def main(argv=None):
         if i == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     failed = [r[0] for r in rows if r[1] != 0]
+    counts = {"passed": 0, "failed": 0}
+    for _, _, _, pytest_body, stdlib in rows:
+        for body in [pytest_body or ""] + stdlib:
+            for n, what in re.findall(r"(\d+) (passed|failed|errors?)", body):
+                counts["passed" if what == "passed" else "failed"] += int(n)
+    versions = ", ".join(r[0] for r in rows)
     if failed:
-        print(f"\ntest-matrix: FAILED on {', '.join(failed)}")
-        return 1
-    print(f"\ntest-matrix: {len(rows)} passed, 0 failed")
-    return 0
+        print(f"\ntest-matrix: FAILED on {', '.join(failed)} (of {versions})")
+        counts["failed"] = max(counts["failed"], 1)
+    else:
+        print(f"\ntest-matrix: every version passed ({versions})")
+    # the closing line CI reads: tests summed over every version
+    print(f"matrix: {counts['passed']} passed, {counts['failed']} failed")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
