@@ -254,3 +254,136 @@ def test_unset_prefers_c_when_it_loads(tmp_path):
     done = _python(PROBE, None, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == expected
+
+
+# --------------------------------------------------------------------------
+# the running Python's ssl, no more and no less
+# --------------------------------------------------------------------------
+
+#: the non-raising fast path (docs/nonblocking.rst) and the additions from
+#: pyOpenSSL's Connection (docs/beyond-stdlib.rst), on SSLSocket and SSLObject
+FAST_PATH = {"try_do_handshake", "try_recv_into", "try_send", "try_unwrap", "wanted_events",
+             "want_read", "want_write"}
+BEYOND_STDLIB = {"cipher_bits", "client_random", "server_random", "export_keying_material",
+                 "get_finished", "get_peer_finished", "get_peer_cert_chain", "key_update",
+                 "peek", "renegotiate", "renegotiate_pending",
+                 # public in the stdlib from 3.13 (docs/porting.rst, "Python versions")
+                 "get_verified_chain", "get_unverified_chain"}
+#: what each class may have beyond the running stdlib's (documented tlsfast
+#: extensions; the pure-Python one has the subset its ssl can answer)
+EXTENSIONS = {
+    # the compiled context on every version (stdlib: 3.10 / 3.13)
+    "SSLContext": {"security_level", "set_psk_client_callback", "set_psk_server_callback"},
+    # + instance attributes of ssl.SSLSocket that the compiled class keeps
+    # in slots (so they show on the class)
+    "SSLSocket": FAST_PATH | BEYOND_STDLIB | {
+        "server_side", "server_hostname", "do_handshake_on_connect", "suppress_ragged_eofs"},
+    # + the engine's shutdown(), which the compiled SSLObject inherits (its
+    # docstring sends you to unwrap())
+    "SSLObject": FAST_PATH | BEYOND_STDLIB | {"shutdown", "suppress_ragged_eofs"},
+    "SSLSession": set(),
+    "MemoryBIO": {"read_into"},     # docs/memory-bio.rst
+}
+#: names of ssl.py that are its own imports, not API
+NOT_API = {"SOCK_STREAM", "SOL_SOCKET", "SO_TYPE", "base64", "create_connection", "errno",
+           "namedtuple", "os", "socket", "socket_error", "sys", "warnings"}
+#: tlsfast's own module-level names (docs/nonblocking.rst)
+MODULE_EXTENSIONS = {"WANT_READ", "WANT_WRITE", "EVENTS_FOR_CODE"}
+
+
+def _public(obj):
+    return {n for n in dir(obj) if not n.startswith("_")}
+
+
+@pytest.mark.parametrize("cls_name", sorted(EXTENSIONS))
+def test_classes_offer_what_the_running_ssl_offers(impl, cls_name):
+    """Every public name of the running Python's ``ssl.<cls>`` is there
+    (3.13's chains and PSK callbacks, 3.10's security_level...), and
+    nothing else but the documented extensions."""
+    theirs, ours = _public(getattr(ssl, cls_name)), _public(getattr(impl, cls_name))
+    assert not theirs - ours, f"{cls_name} lacks {sorted(theirs - ours)}"
+    extra = ours - theirs - EXTENSIONS[cls_name]
+    assert not extra, f"{cls_name} has undocumented extras {sorted(extra)}"
+
+
+def test_module_offers_what_the_running_ssl_offers():
+    """``dir(ssl)`` against ``dir(tlsfast)``: the functions the stdlib
+    removed in 3.12 (wrap_socket, match_hostname, RAND_pseudo_bytes) are
+    there exactly where the running ssl has them."""
+    import tlsfast
+    theirs, ours = _public(ssl) - NOT_API, _public(tlsfast)
+    assert not theirs - ours, f"tlsfast lacks {sorted(theirs - ours)}"
+    extra = ours - theirs - MODULE_EXTENSIONS - {"gevent", "eventlet"}
+    assert not extra, f"tlsfast has undocumented extras {sorted(extra)}"
+    for name in ("wrap_socket", "match_hostname", "RAND_pseudo_bytes"):
+        assert hasattr(tlsfast, name) is hasattr(ssl, name) is (sys.version_info < (3, 12)), name
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="removed from ssl in 3.12")
+def test_removed_functions_work_and_warn_as_the_stdlib(impl, net, certs, monkeypatch):
+    import warnings
+
+    import tlsfast
+    monkeypatch.setattr(tlsfast, "SSLContext", impl.SSLContext)
+    monkeypatch.setattr(tlsfast, "RAND_bytes", impl.RAND_bytes)
+
+    def warned(fn, *args, **kwargs):
+        """(result, [(category, message, file)]) of one call"""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fn(*args, **kwargs)
+        return result, [(w.category, str(w.message), os.path.basename(w.filename))
+                        for w in caught]
+
+    (data, strong), got = warned(tlsfast.RAND_pseudo_bytes, 16)
+    assert len(data) == 16 and strong is True
+    assert got == warned(ssl.RAND_pseudo_bytes, 16)[1]
+    assert got == ([(DeprecationWarning, "ssl.RAND_pseudo_bytes() is deprecated", "test_api.py")]
+                   if sys.version_info >= (3, 10) else [])
+    cert = certs.server.decoded()
+    assert warned(tlsfast.match_hostname, cert, "localhost") == \
+        warned(ssl.match_hostname, cert, "localhost")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(ssl.CertificateError):
+            tlsfast.match_hostname(cert, "elsewhere.example")
+    # wrap_socket: the stdlib's warnings for the same (unconnected) call...
+    with socket.socket() as a, socket.socket() as b:
+        mine, got = warned(tlsfast.wrap_socket, a, cert_reqs=ssl.CERT_REQUIRED,
+                           ca_certs=certs.ca_pem)
+        theirs, ref = warned(ssl.wrap_socket, b, cert_reqs=ssl.CERT_REQUIRED,
+                             ca_certs=certs.ca_pem)
+        assert isinstance(mine, impl.SSLSocket)
+        # (the same warnings; the PROTOCOL_TLS one names the module that
+        # made the context: ssl.py there, tlsfast/_helpers.py here)
+        assert [w[:2] for w in got] == [w[:2] for w in ref]
+        assert [w[2] for w in got[:1]] == [w[2] for w in ref[:1]]
+        mine.close()
+        theirs.close()
+    with pytest.raises(ValueError, match="certfile must be specified"):
+        warned(tlsfast.wrap_socket, socket.socket(), server_side=True)
+    # ... and a verified handshake against a stdlib server
+    client_raw, server_raw = net.tcp_pair()
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(certs.server.chain, certs.server.key)
+    peer = net.peer(lambda: net.track(sctx.wrap_socket(server_raw, server_side=True)))
+    sock = net.track(warned(tlsfast.wrap_socket, client_raw, cert_reqs=ssl.CERT_REQUIRED,
+                            ca_certs=certs.ca_pem)[0])
+    peer.result()
+    assert isinstance(sock, impl.SSLSocket) and sock.version() and sock.getpeercert()
+
+
+def test_stdlib_private_names():
+    """The two private names of ssl.py tlsfast uses (tlsfast/_common.py)
+    exist with their meaning on the running Python."""
+    from tlsfast import _common
+    assert type(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).protocol) is _common.SSLMethod
+    assert isinstance(ssl.Purpose.SERVER_AUTH, _common.ASN1Object)
+
+
+def test_rand_add(impl):
+    impl.RAND_add(b"entropy", 0.0)
+    impl.RAND_add("entropy", 1.5)
+    impl.RAND_add(bytearray(b"x" * 100), 10)
+    with pytest.raises(TypeError):
+        impl.RAND_add(42, 1.0)

@@ -12,6 +12,7 @@ with ``ImportError``; when unset, the compiled one is tried first.
 """
 
 import os as _os
+import ssl as _stdlib_ssl
 
 from ._common import *  # noqa: F401,F403  (constants, exceptions, codes)
 from ._common import __all__ as _common_all
@@ -57,6 +58,12 @@ globals().update({name: getattr(_impl, name) for name in _IMPL_NAMES})
 SSLObject = getattr(_impl, "SSLObject", None)
 MemoryBIO = getattr(_impl, "MemoryBIO", None)
 
-from ._helpers import get_server_certificate  # noqa: E402
+from ._helpers import get_protocol_name, get_server_certificate  # noqa: E402
 
-__all__ = list(_common_all) + list(_IMPL_NAMES) + ["get_server_certificate", "__impl__"]
+__all__ = list(_common_all) + list(_IMPL_NAMES) + [
+    "get_server_certificate", "get_protocol_name", "__impl__"]
+
+# what the stdlib removed in 3.12, where the running one still has it
+if hasattr(_stdlib_ssl, "wrap_socket"):
+    from ._helpers import RAND_pseudo_bytes, match_hostname, wrap_socket  # noqa: E402,F401
+    __all__ += ["RAND_pseudo_bytes", "match_hostname", "wrap_socket"]

@@ -54,6 +54,15 @@ SYSCALL_ERRNO_RAISES = _sys.version_info < (3, 10) or _sys.version_info >= (3, 1
 #: get_unverified_chain()) public, returning DER bytes ([] when none)
 CHAIN_AS_DER = _sys.version_info >= (3, 13)
 
+# --- the only private names of ``ssl.py`` tlsfast uses, here and nowhere
+# else; each exists (same meaning) in CPython 3.9 to 3.13 (make test-matrix,
+# tests/test_api.py::test_stdlib_private_names):
+#: the enum ``SSLContext.protocol`` returns (``PROTOCOL_TLS_CLIENT``...)
+SSLMethod = _ssl._SSLMethod
+#: the base class of ``ssl.Purpose`` members (``create_default_context``'s
+#: type check and ``load_default_certs``)
+ASN1Object = _ssl._ASN1Object
+
 #: selector events per fast-path code (``wanted_events`` property)
 EVENTS_FOR_CODE = {
     WANT_READ: _selectors.EVENT_READ,

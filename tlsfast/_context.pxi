@@ -99,6 +99,57 @@ cdef int _servername_cb(SSL *s, int *al, void *arg) noexcept with gil:
     return SSL_TLSEXT_ERR_ALERT_FATAL
 
 
+cdef unsigned int _psk_client_cb(SSL *s, const char *hint, char *identity,
+                                  unsigned int max_identity_len, unsigned char *psk,
+                                  unsigned int max_psk_len) noexcept with gil:
+    # TLS-PSK client: ``callback(hint) -> (identity, psk)`` (Python 3.13's
+    # set_psk_client_callback); 0 fails the handshake
+    cdef _SSLConnection conn = <_SSLConnection>SSL_get_app_data(s)
+    cdef const unsigned char[::1] key
+    callback = conn.ctx._psk_client_callback
+    if callback is None:
+        return 0
+    try:
+        hint_str = hint.decode("utf-8") if hint != NULL and hint[0] != 0 else None
+        result = callback(hint_str)
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise TypeError("psk client callback must return (identity, psk)")
+        ident, key_obj = result
+        ident = b"" if ident is None else ident.encode("utf-8")
+        key = memoryview(key_obj).cast("B")
+    except BaseException as exc:
+        _unraisable(exc, callback)
+        return 0
+    if len(ident) + 1 > max_identity_len or key.shape[0] > max_psk_len:
+        return 0
+    memcpy(identity, <const char *>ident, len(ident))
+    identity[len(ident)] = 0
+    if key.shape[0]:
+        memcpy(psk, &key[0], key.shape[0])
+    return <unsigned int>key.shape[0]
+
+
+cdef unsigned int _psk_server_cb(SSL *s, const char *identity, unsigned char *psk,
+                                  unsigned int max_psk_len) noexcept with gil:
+    # TLS-PSK server: ``callback(identity) -> psk``; 0 fails the handshake
+    cdef _SSLConnection conn = <_SSLConnection>SSL_get_app_data(s)
+    cdef const unsigned char[::1] key
+    callback = conn.ctx._psk_server_callback
+    if callback is None:
+        return 0
+    try:
+        ident = identity.decode("utf-8") if identity != NULL else None
+        key = memoryview(callback(ident)).cast("B")
+    except BaseException as exc:
+        _unraisable(exc, callback)
+        return 0
+    if key.shape[0] > max_psk_len:
+        return 0
+    if key.shape[0]:
+        memcpy(psk, &key[0], key.shape[0])
+    return <unsigned int>key.shape[0]
+
+
 cdef struct _AlpnConfig:
     const unsigned char *wire     # points into SSLContext._alpn_protocols
     unsigned int len
@@ -157,6 +208,8 @@ cdef class SSLContext:
     cdef bint _post_handshake_auth
     cdef unsigned int _hostflags
     cdef object _sni_callback
+    cdef object _psk_client_callback
+    cdef object _psk_server_callback
     cdef object _keylog_filename
     cdef object _keylog_file
     cdef bytes _alpn_protocols
@@ -182,7 +235,7 @@ cdef class SSLContext:
                 warnings.warn("ssl.SSLContext() without protocol argument is deprecated.",
                               DeprecationWarning, stacklevel=1)
             protocol = _PROTOCOL_TLS
-        protocol = _ssl._SSLMethod(protocol)
+        protocol = _SSLMethod(protocol)
         if _WARN_DEPRECATED and protocol not in (_PROTOCOL_TLS_CLIENT, _PROTOCOL_TLS_SERVER):
             warnings.warn(f"ssl.{protocol.name} is deprecated", DeprecationWarning, stacklevel=1)
         if protocol == _PROTOCOL_TLS_CLIENT:
@@ -228,7 +281,11 @@ cdef class SSLContext:
         SSL_CTX_set_mode(self.ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                          | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_AUTO_RETRY
                          | SSL_MODE_RELEASE_BUFFERS)
-        SSL_CTX_set_session_id_context(self.ctx, <const unsigned char *>b"tlsfast", 7)
+        if protocol != _PROTOCOL_TLS_CLIENT:
+            # (servers only: a client's sid_ctx must match that of the
+            # sessions it resumes, and the ones OpenSSL makes from a TLS 1.3
+            # PSK callback have none)
+            SSL_CTX_set_session_id_context(self.ctx, <const unsigned char *>b"tlsfast", 7)
         X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(self.ctx), X509_V_FLAG_TRUSTED_FIRST)
         X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(self.ctx), self._hostflags)
         SSL_CTX_set_tlsext_servername_callback(self.ctx, _servername_cb)
@@ -680,7 +737,7 @@ cdef class SSLContext:
         as the stdlib does outside Windows.  Raises ``TypeError`` when
         ``purpose`` is not an ``ssl.Purpose`` (ASN.1 object), ``ssl.SSLError``
         when OpenSSL fails."""
-        if not isinstance(purpose, _ssl._ASN1Object):
+        if not isinstance(purpose, _ASN1Object):
             raise TypeError(purpose)
         self.set_default_verify_paths()
 
@@ -836,6 +893,48 @@ cdef class SSLContext:
         if callback is not None and not callable(callback):
             raise TypeError("not a callable object")
         self._sni_callback = callback
+
+    def set_psk_client_callback(self, callback):
+        """TLS-PSK on a client context (Python 3.13's method; a tlsfast
+        extension before): ``callback(hint)`` gets the server's identity
+        hint (``str``, or None; TLS 1.3 sends none) and returns ``(identity,
+        psk)``: ``identity`` a ``str`` or None, ``psk`` a bytes-like key.
+        None removes it.  Runs from ``SSL_CTX_set_psk_client_callback``; an
+        exception in it goes to ``sys.unraisablehook`` and fails the
+        handshake.  Raises ``ssl.SSLError`` on a ``PROTOCOL_TLS_SERVER``
+        context, ``TypeError`` when not callable."""
+        if self._protocol == _PROTOCOL_TLS_SERVER:
+            raise _SSLError("Cannot add PSK client callback to a "
+                            "PROTOCOL_TLS_SERVER context")
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+        self._psk_client_callback = callback
+        SSL_CTX_set_psk_client_callback(
+            self._checked(), <SSL_psk_client_cb_func>NULL if callback is None else _psk_client_cb)
+
+    def set_psk_server_callback(self, callback, identity_hint=None):
+        """TLS-PSK on a server context (Python 3.13's method; a tlsfast
+        extension before): ``callback(identity)`` gets the client's identity
+        (``str`` or None) and returns the key (bytes-like);
+        ``identity_hint`` (``str`` or None) is sent to TLS 1.2 clients
+        (``SSL_CTX_use_psk_identity_hint``).  None removes the callback.
+        An exception in it goes to ``sys.unraisablehook`` and fails the
+        handshake.  Raises ``ssl.SSLError`` on a ``PROTOCOL_TLS_CLIENT``
+        context, ``TypeError`` when not callable, ``ValueError`` when
+        OpenSSL refuses the hint."""
+        if self._protocol == _PROTOCOL_TLS_CLIENT:
+            raise _SSLError("Cannot add PSK server callback to a "
+                            "PROTOCOL_TLS_CLIENT context")
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+        hint = None if identity_hint is None else identity_hint.encode("utf-8")
+        if SSL_CTX_use_psk_identity_hint(self._checked(),
+                                         NULL if hint is None else <const char *>hint) != 1:
+            ERR_clear_error()
+            raise ValueError("failed to set identity hint")
+        self._psk_server_callback = callback
+        SSL_CTX_set_psk_server_callback(
+            self.ctx, <SSL_psk_server_cb_func>NULL if callback is None else _psk_server_cb)
 
     def set_servername_callback(self, server_name_callback):
         """Old name of ``sni_callback``: sets it to ``server_name_callback``,

@@ -2,11 +2,14 @@
 
 import os
 import socket
+import warnings
 import ssl as _ssl     # bound now: with sys.modules["ssl"] = tlsfast a later import gets tlsfast
 import sys
 
 # 3.13's create_default_context adds these verify flags (RFC 5280 chain
 # building, no workarounds for broken certificates)
+from ._common import WARN_DEPRECATED, ASN1Object  # noqa: E402
+
 _DEFAULT_VERIFY_FLAGS = (_ssl.VERIFY_X509_PARTIAL_CHAIN | _ssl.VERIFY_X509_STRICT
                          if sys.version_info >= (3, 13) else 0)
 
@@ -81,7 +84,7 @@ def create_default_context(context_class, purpose, cafile=None, capath=None, cad
     implementation's ``SSLContext``); the logic of the running Python's
     stdlib, once (3.13 adds ``VERIFY_X509_PARTIAL_CHAIN`` and
     ``VERIFY_X509_STRICT``)."""
-    if not isinstance(purpose, _ssl._ASN1Object):
+    if not isinstance(purpose, ASN1Object):
         raise TypeError(purpose)
     if purpose == _ssl.Purpose.SERVER_AUTH:
         context = context_class(_ssl.PROTOCOL_TLS_CLIENT)
@@ -101,3 +104,60 @@ def create_default_context(context_class, purpose, cafile=None, capath=None, cad
     if keylogfile and not sys.flags.ignore_environment:
         context.keylog_filename = keylogfile
     return context
+
+
+#: ``ssl.get_protocol_name``: a pure function of a ``PROTOCOL_*`` constant
+get_protocol_name = _ssl.get_protocol_name
+
+
+# -- removed from the stdlib in 3.12: offered where the running ssl has them
+
+def wrap_socket(sock, keyfile=None, certfile=None, server_side=False,
+                cert_reqs=_ssl.CERT_NONE, ssl_version=_ssl.PROTOCOL_TLS, ca_certs=None,
+                do_handshake_on_connect=True, suppress_ragged_eofs=True, ciphers=None):
+    """``ssl.wrap_socket`` (Python <= 3.11, deprecated): a tlsfast
+    ``SSLContext(ssl_version)`` with ``verify_mode=cert_reqs``, the given CA
+    file (path), certificate chain and key files (paths) and cipher string,
+    wrapping ``sock`` (a ``socket.socket``).  Warns ``DeprecationWarning``
+    from 3.10, as the stdlib; raises ``ValueError`` for a server without
+    ``certfile`` or a ``keyfile`` without ``certfile``, and whatever the
+    context's loaders and ``wrap_socket`` raise."""
+    import tlsfast
+
+    if WARN_DEPRECATED:
+        warnings.warn("ssl.wrap_socket() is deprecated, use SSLContext.wrap_socket()",
+                      category=DeprecationWarning, stacklevel=2)
+    if server_side and not certfile:
+        raise ValueError("certfile must be specified for server-side operations")
+    if keyfile and not certfile:
+        raise ValueError("certfile must be specified")
+    context = tlsfast.SSLContext(ssl_version)
+    context.verify_mode = cert_reqs
+    if ca_certs:
+        context.load_verify_locations(ca_certs)
+    if certfile:
+        context.load_cert_chain(certfile, keyfile)
+    if ciphers:
+        context.set_ciphers(ciphers)
+    return context.wrap_socket(sock=sock, server_side=server_side,
+                               do_handshake_on_connect=do_handshake_on_connect,
+                               suppress_ragged_eofs=suppress_ragged_eofs)
+
+
+def RAND_pseudo_bytes(n):
+    """``ssl.RAND_pseudo_bytes`` (Python <= 3.11, deprecated): ``(bytes,
+    True)``, ``n`` (int) bytes from the live implementation's
+    ``RAND_bytes`` (OpenSSL 3 has no weaker generator).  Warns
+    ``DeprecationWarning`` from 3.10, as the stdlib; raises ``ValueError``
+    for a negative ``n``."""
+    import tlsfast
+
+    if WARN_DEPRECATED:
+        warnings.warn("ssl.RAND_pseudo_bytes() is deprecated",
+                      category=DeprecationWarning, stacklevel=2)
+    return tlsfast.RAND_bytes(n), True
+
+
+#: ``ssl.match_hostname`` (Python <= 3.11, deprecated): the stdlib's own
+#: function, on the certificate dicts both implementations return
+match_hostname = getattr(_ssl, "match_hostname", None)

@@ -265,6 +265,7 @@ cdef extern from "openssl/pem.h" nogil:
 cdef extern from "openssl/rand.h" nogil:
     int c_RAND_bytes "RAND_bytes"(unsigned char *buf, int num)
     int c_RAND_status "RAND_status"()
+    void c_RAND_add "RAND_add"(const void *buf, int num, double randomness)
 
 cdef extern from "openssl/ssl.h" nogil:
     ctypedef struct SSL_CTX
@@ -314,6 +315,14 @@ cdef extern from "openssl/ssl.h" nogil:
                               const unsigned char *client, unsigned int client_len)
     long SSL_CTX_set_tlsext_servername_callback(SSL_CTX *ctx, int (*cb)(SSL *, int *, void *))
     long SSL_CTX_set_tlsext_servername_arg(SSL_CTX *ctx, void *arg)
+    ctypedef unsigned int (*SSL_psk_client_cb_func)(SSL *ssl, const char *hint, char *identity,
+                                             unsigned int max_identity_len,
+                                             unsigned char *psk, unsigned int max_psk_len)
+    ctypedef unsigned int (*SSL_psk_server_cb_func)(SSL *ssl, const char *identity,
+                                             unsigned char *psk, unsigned int max_psk_len)
+    void SSL_CTX_set_psk_client_callback(SSL_CTX *ctx, SSL_psk_client_cb_func cb)
+    void SSL_CTX_set_psk_server_callback(SSL_CTX *ctx, SSL_psk_server_cb_func cb)
+    int SSL_CTX_use_psk_identity_hint(SSL_CTX *ctx, const char *identity_hint)
     ctypedef void (*keylog_cb_t)(const SSL *ssl, const char *line)
     void SSL_CTX_set_keylog_callback(SSL_CTX *ctx, keylog_cb_t cb)
     int SSL_CTX_set_num_tickets(SSL_CTX *ctx, size_t num_tickets)

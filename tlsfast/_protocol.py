@@ -119,5 +119,5 @@ class SSLContextProtocol(Protocol):
 IMPLEMENTATION_NAMES = (
     "SSLContext", "SSLSocket", "SSLSession", "create_default_context",
     "OPENSSL_VERSION", "OPENSSL_VERSION_INFO", "OPENSSL_VERSION_NUMBER",
-    "RAND_bytes", "RAND_status",
+    "RAND_bytes", "RAND_status", "RAND_add",
 )

@@ -96,27 +96,29 @@ class SSLSocket(_StdlibSocket):
         _socket_socket.__init__(self, **kwargs)
         sock_timeout = sock.gettimeout()
         sock.detach()
-        self._context = context
-        self._session = session
-        self._closed = False
-        self._sslobj = None
-        self.server_side = bool(server_side)
-        self.server_hostname = context._encode_hostname(server_hostname)
-        self.do_handshake_on_connect = do_handshake_on_connect
-        self.suppress_ragged_eofs = suppress_ragged_eofs
-        _socket_socket.settimeout(self, sock_timeout)
+        # from here the new socket owns the descriptor: close it on any
+        # failure (a bad server_hostname, a failed handshake...), as 3.13
         try:
-            self.getpeername()
-        except OSError as e:
-            if e.errno != errno_ENOTCONN:
-                raise
-            connected = False
-            _refuse_pre_handshake_data(self, e.errno)
-        else:
-            connected = True
-        self._connected = connected
-        if connected:
+            self._context = context
+            self._session = session
+            self._closed = False
+            self._sslobj = None
+            self.server_side = bool(server_side)
+            self.server_hostname = context._encode_hostname(server_hostname)
+            self.do_handshake_on_connect = do_handshake_on_connect
+            self.suppress_ragged_eofs = suppress_ragged_eofs
+            _socket_socket.settimeout(self, sock_timeout)
             try:
+                self.getpeername()
+            except OSError as e:
+                if e.errno != errno_ENOTCONN:
+                    raise
+                connected = False
+                _refuse_pre_handshake_data(self, e.errno)
+            else:
+                connected = True
+            self._connected = connected
+            if connected:
                 self._sslobj = _SSLConnection.create(
                     context, self, self.server_side, self.server_hostname,
                     session, suppress_ragged_eofs)
@@ -125,9 +127,9 @@ class SSLSocket(_StdlibSocket):
                         raise ValueError("do_handshake_on_connect should not be specified "
                                          "for non-blocking sockets")
                     self.do_handshake()
-            except (OSError, ValueError):
-                self.close()
-                raise
+        except BaseException:
+            self.close()
+            raise
         return self
 
     # -- attributes ------------------------------------------------------

@@ -47,6 +47,7 @@ import weakref
 from tlsfast._common import (HANDSHAKE_TIMEOUT, READ_TIMEOUT, WANT_READ, WANT_WRITE,
                              WRITE_TIMEOUT, DEFAULT_CIPHERS, WARN_DEPRECATED,
                              IGNORE_UNEXPECTED_EOF, CHAIN_AS_DER,
+                             SSLMethod as _SSLMethod, ASN1Object as _ASN1Object,
                              SYSCALL_ERRNO_RAISES as _SYSCALL_ERRNO_RAISES_PY)
 
 cdef extern from *:
@@ -116,6 +117,21 @@ def RAND_bytes(n):
 def RAND_status():
     """Return True if the OpenSSL generator is seeded (``RAND_status``)."""
     return c_RAND_status() == 1
+
+
+def RAND_add(string, double entropy):
+    """Mix ``string`` (``str``, UTF-8 encoded, or a bytes-like object) into
+    the OpenSSL generator's state; ``entropy`` (float) is a lower bound on
+    the entropy it holds, in bytes (RFC 4086).  Mirrors ``ssl.RAND_add``
+    (OpenSSL ``RAND_add``).  Raises ``TypeError`` for another type and
+    ``OverflowError`` for more than ``INT_MAX`` bytes."""
+    cdef const unsigned char[::1] view
+    if isinstance(string, str):
+        string = string.encode("utf-8")
+    view = memoryview(string).cast("B")
+    if view.shape[0] > 0x7FFFFFFF:
+        raise OverflowError("string is too long")
+    c_RAND_add(&view[0] if view.shape[0] else NULL, <int>view.shape[0], entropy)
 
 
 def create_default_context(purpose=_ssl.Purpose.SERVER_AUTH, *, cafile=None,

@@ -152,6 +152,7 @@ OPENSSL_VERSION_INFO = _ssl.OPENSSL_VERSION_INFO
 OPENSSL_VERSION_NUMBER = _ssl.OPENSSL_VERSION_NUMBER
 RAND_bytes = _ssl.RAND_bytes
 RAND_status = _ssl.RAND_status
+RAND_add = _ssl.RAND_add
 
 
 def _stdlib_bio(bio):
@@ -856,5 +857,5 @@ def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None,
 __all__ = [
     "SSLContext", "SSLSocket", "SSLObject", "SSLSession", "MemoryBIO",
     "create_default_context", "OPENSSL_VERSION", "OPENSSL_VERSION_INFO",
-    "OPENSSL_VERSION_NUMBER", "RAND_bytes", "RAND_status",
+    "OPENSSL_VERSION_NUMBER", "RAND_bytes", "RAND_status", "RAND_add",
 ]
