@@ -54,7 +54,7 @@ $(VENV)/.bench-stamp: $(VENV)/.stamp pyproject.toml
 	touch $@
 
 bench: build $(VENV)/.bench-stamp
-	$(PYTHON) -m tlsfast bench $(BENCH_ARGS)
+	$(PYTHON) -m bench $(BENCH_ARGS)
 
 # CPython's own test_ssl (installed with Python) with tlsfast in place of ssl
 test-stdlib: build

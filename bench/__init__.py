@@ -1,7 +1,7 @@
 """tlsfast's benchmark suite: tlsfast (c), tlsfast (python), stdlib ``ssl``,
 pyOpenSSL and a C floor (``c_floor.c``, straight libssl) doing the same work.
 
-Run it with ``python -m tlsfast bench [--quick] [--only PATTERN] [--reps N]
+Run it with ``python -m bench [--quick] [--only PATTERN] [--reps N]
 [--out DIR]`` from a source checkout (``make bench`` installs the extras).
 
 Modules, named for what they measure:

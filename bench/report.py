@@ -288,9 +288,9 @@ Run it from a source checkout:
 
 ```
 make bench                                # the full run (~25 min), venv + extras
-python -m tlsfast bench --quick           # ~3 min
-python -m tlsfast bench --only 'echo*' --reps 5 --out /tmp/bench
-python -m tlsfast bench --list            # the workloads
+python -m bench --quick           # ~3 min
+python -m bench --only 'echo*' --reps 5 --out /tmp/bench
+python -m bench --list            # the workloads
 ```
 
 Results go to `bench/results/` (JSON, Markdown, PNG); `--update-docs`

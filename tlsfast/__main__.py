@@ -1,13 +1,14 @@
-"""Command line: ``python -m tlsfast {serve,info,bench}`` (console script ``tlsfast``).
+"""Command line: ``python -m tlsfast {serve,info}`` (console script ``tlsfast``).
 
 ``serve``  a demo HTTPS / TLS echo server on the non-blocking fast path
            (see ``tlsfast._server``);
-``info``   which implementation is live, the OpenSSL it uses, its features;
-``bench``  handed to ``tlsfast.bench_cli.main(argv)`` when that is installed.
+``info``   which implementation is live, the OpenSSL it uses, its features.
+
+The benchmark suite is a repository tool beside the package:
+``python -m bench`` from a checkout (``make bench``).
 """
 
 import argparse
-import importlib
 import platform
 import sys
 
@@ -34,18 +35,6 @@ def _cmd_info(args):
     for name in sorted(n for n in dir(tlsfast) if n.startswith("HAS_")):
         print(f"  {name}: {getattr(tlsfast, name)}")
     return 0
-
-
-def _cmd_bench(argv):
-    try:
-        bench_cli = importlib.import_module("tlsfast.bench_cli")
-    except ModuleNotFoundError as exc:
-        if exc.name != "tlsfast.bench_cli":
-            raise
-        print("tlsfast bench: not available yet (tlsfast.bench_cli is not "
-              "installed); nothing was run", file=sys.stderr)
-        return 2
-    return bench_cli.main(argv)
 
 
 def _port(text):
@@ -95,17 +84,12 @@ def build_parser():
 
     info = commands.add_parser("info", help="show implementation, OpenSSL and features")
     info.set_defaults(func=_cmd_info)
-
-    commands.add_parser("bench", add_help=False,
-                        help="run benchmarks (tlsfast.bench_cli; arguments passed on)")
     return parser
 
 
 def main(argv=None):
     """Console-script entry point; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:
-        return _cmd_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve" and args.key and not args.cert:

@@ -1,15 +1,14 @@
-"""``python -m tlsfast bench``: tlsfast side by side with the stdlib ``ssl``,
-pyOpenSSL and a C floor (straight libssl), on the same machine.
+"""``python -m bench`` (from a checkout; ``make bench``): tlsfast side by side
+with the stdlib ``ssl``, pyOpenSSL and a C floor (straight libssl), on the
+same machine.  See ``bench/__init__.py`` and ``docs/benchmarks.md``.
 
-The workloads live in the repository's ``bench/`` directory (not in the
-installed package): this module finds it next to the ``tlsfast`` package
-(an in-place or editable checkout), in the current directory, or at
-``$TLSFAST_BENCH_DIR``, and drives it.  See ``bench/__init__.py`` and
-``docs/benchmarks.md``.
+The suite is a tool of the repository, beside the ``tlsfast`` package it
+measures (which it imports like any user would): it is not installed with
+the package.
 
 ``main(argv) -> int``: 0 when every figure was measured (and, with
 ``--check-targets``, every target met); 1 when a workload failed its own
-checks; 2 for usage errors and a missing ``bench/`` or dependency; 3 when
+checks; 2 for usage errors and a missing dependency; 3 when
 ``--check-targets`` found a target missed.
 """
 
@@ -20,36 +19,7 @@ import shlex
 import sys
 import time
 
-import tlsfast
-
 _EXTRAS_HINT = "install the bench extras: pip install -e '.[bench]' (or: make bench)"
-
-
-def find_bench_dir():
-    """The repository's ``bench/`` directory, or None."""
-    candidates = []
-    if os.environ.get("TLSFAST_BENCH_DIR"):
-        candidates.append(os.environ["TLSFAST_BENCH_DIR"])
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(tlsfast.__file__)))
-    candidates += [os.path.join(pkg_parent, "bench"), os.path.join(os.getcwd(), "bench")]
-    for path in candidates:
-        if all(os.path.isfile(os.path.join(path, f)) for f in ("runner.py", "c_floor.c", "__init__.py")):
-            return os.path.abspath(path)
-    return None
-
-
-def _import_suite(bench_dir):
-    """Import ``bench`` (the suite's package) from ``bench_dir``."""
-    root = os.path.dirname(bench_dir)
-    loaded = sys.modules.get("bench")
-    if loaded is not None and os.path.dirname(os.path.abspath(loaded.__file__ or "")) != bench_dir:
-        raise ImportError(f"another module named 'bench' is already imported ({loaded.__file__})")
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    import bench.runner
-    if os.path.dirname(os.path.abspath(bench.__file__)) != bench_dir:
-        raise ImportError(f"'bench' resolved to {bench.__file__}, not {bench_dir}")
-    return bench
 
 
 def _missing_modules(impls):
@@ -70,7 +40,7 @@ def _missing_modules(impls):
 
 def build_parser():
     p = argparse.ArgumentParser(
-        prog="tlsfast bench",
+        prog="python -m bench",
         description="Run tlsfast's benchmark suite (bench/): tlsfast (c), tlsfast (python), "
         "stdlib ssl, pyOpenSSL and a C floor on libssl, interleaved; medians, ratios, "
         "a table, JSON, Markdown and a PNG plot.")
@@ -103,19 +73,8 @@ def _select(workloads, patterns):
 
 def main(argv=None):
     args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
-    command = shlex.join(["python", "-m", "tlsfast", "bench", *(argv or [])])
-    bench_dir = find_bench_dir()
-    if bench_dir is None:
-        print("tlsfast bench: the benchmark suite (bench/) was not found next to the tlsfast "
-              f"package ({os.path.dirname(tlsfast.__file__)}) nor in the current directory. "
-              "It ships with the source repository, not the installed package: run from a "
-              "checkout, or set TLSFAST_BENCH_DIR to its bench/ directory.", file=sys.stderr)
-        return 2
-    try:
-        _import_suite(bench_dir)
-    except ImportError as exc:
-        print(f"tlsfast bench: cannot import the suite from {bench_dir}: {exc}", file=sys.stderr)
-        return 2
+    command = shlex.join(["python", "-m", "bench", *(argv or [])])
+    bench_dir = os.path.dirname(os.path.abspath(__file__))
     from bench import common, report, runner
 
     workloads = _select(runner.all_workloads(), args.only)
@@ -125,23 +84,23 @@ def main(argv=None):
             print(f"{w.name:18} {w.group:10} {w.title}" + (f"  [target: {target}]" if target else ""))
         return 0
     if not workloads:
-        print(f"tlsfast bench: no workload matches {args.only}", file=sys.stderr)
+        print(f"bench: no workload matches {args.only}", file=sys.stderr)
         return 2
     impls = list(common.IMPLS)
     if args.impls:
         impls = [x.strip() for x in args.impls.split(",") if x.strip()]
         unknown = [x for x in impls if x not in common.IMPLS]
         if unknown:
-            print(f"tlsfast bench: unknown implementation(s) {unknown}; "
+            print(f"bench: unknown implementation(s) {unknown}; "
                   f"choose from {','.join(common.IMPLS)}", file=sys.stderr)
             return 2
     missing = _missing_modules(impls)
     if missing:
-        print("tlsfast bench: missing " + ", ".join(missing) + f"; {_EXTRAS_HINT}", file=sys.stderr)
+        print("bench: missing " + ", ".join(missing) + f"; {_EXTRAS_HINT}", file=sys.stderr)
         return 2
     reps = args.reps if args.reps is not None else (3 if args.quick else 7)
     if reps < 1:
-        print("tlsfast bench: --reps must be >= 1", file=sys.stderr)
+        print("bench: --reps must be >= 1", file=sys.stderr)
         return 2
     out_dir = args.out or os.path.join(bench_dir, "results")
 
@@ -157,14 +116,14 @@ def main(argv=None):
             binary, compile_cmd = cfloor.build()
             py = common.load_impls(certs, [n for n in impls if n != "c-floor"])
         except common.BenchError as exc:
-            print(f"tlsfast bench: {exc}", file=sys.stderr)
+            print(f"bench: {exc}", file=sys.stderr)
             return 2
         cf = cfloor.CFloor(certs)
         env = report.environment(cf.run("info"), compile_cmd)
         ctx = runner.Context(certs, py, cf, args.quick)
         total = sum(min(reps, w.reps_cap(args.quick) or reps) * len([n for n in impls if n in w.impls])
                     for w in workloads)
-        print(f"tlsfast bench: {len(workloads)} workloads x {len(impls)} implementations, "
+        print(f"bench: {len(workloads)} workloads x {len(impls)} implementations, "
               f"{reps} repetitions{' (quick)' if args.quick else ''}; "
               f"load average {env['load_average_start']}", file=sys.stderr)
         with tqdm(total=total, unit="run", dynamic_ncols=True, file=sys.stderr) as bar:
@@ -189,3 +148,7 @@ def main(argv=None):
     if args.check_targets and any(t["met"] is False for r in results for t in r["targets"]):
         return 3
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
