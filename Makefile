@@ -90,7 +90,7 @@ $(VENV)/.docs-stamp: $(VENV)/.stamp pyproject.toml
 docs: build $(VENV)/.docs-stamp
 	$(PYTHON) -m sphinx -E -W --keep-going -n -b html $(SPHINXOPTS) docs docs/_build/html
 
-# --- hardening (issue 6): fuzzing, sanitizers, valgrind, soak -----------------
+# --- hardening: fuzzing, sanitizers, valgrind, soak ----------------------------
 # Instrumented builds go to $(HARDEN_DIR)/<variant>/src, a copy of the sources
 # made by tools/build_variant.sh: tlsfast/_tls_c*.so is never rebuilt by these.
 #   make fuzz      atheris targets fuzz/fuzz_{server,client,api,certs}.py on a clang

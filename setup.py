@@ -139,11 +139,12 @@ def extensions():
         "language_level": "3",
         "embedsignature": True,
         # methods of the cdef classes (SSLObject, MemoryBIO, SSLContext) as
-        # plain method descriptors, not cyfunctions: CPython specialises the
-        # call (about 130 instructions less per call; callgrind, membio
-        # stream).  "clinic" signatures keep them introspectable
-        # (inspect.signature, autodoc).  SSLSocket is a Python class: its
-        # methods stay cyfunctions (see the decorator in _sslsocket.pxi).
+        # plain method descriptors, not cyfunctions: CPython specialises a
+        # call to the former, not to the latter (the per-call paths are
+        # what tlsfast is for).  "clinic" signatures keep them
+        # introspectable (inspect.signature, autodoc).  SSLSocket is a
+        # Python class: its methods stay cyfunctions (see the decorator in
+        # _sslsocket.pxi).
         "binding": False,
         "embedsignature.format": "clinic",
         "freethreading_compatible": False,

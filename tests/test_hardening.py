@@ -1,4 +1,4 @@
-"""Regression tests from issue 6 (hardening: fuzzing, memory checks).
+"""Regression tests for what fuzzing and the memory checks found.
 
 Each case that crashed the process runs in a subprocess, so a regression
 fails one test instead of killing the run.  Findings F1-F4 of
