@@ -84,6 +84,8 @@ def test_implementation_names(impl):
 
 @pytest.mark.parametrize("proto_name, cls_name, stdlib_cls", [
     ("SSLSocketProtocol", "SSLSocket", ssl.SSLSocket),
+    ("SSLObjectProtocol", "SSLObject", ssl.SSLObject),
+    ("MemoryBIOProtocol", "MemoryBIO", ssl.MemoryBIO),
     ("SSLContextProtocol", "SSLContext", ssl.SSLContext),
 ])
 def test_protocol_methods_and_signatures(impl, proto_name, cls_name, stdlib_cls):
@@ -110,8 +112,11 @@ def test_live_objects_satisfy_protocols(impl, net, client_ctx, server_ctx):
     client, server = net.tls_pair(ctx, server_ctx(ssl, "1.2"))
     server.sendall(b"x")
     assert client.recv(1) == b"x"
+    incoming, outgoing = impl.MemoryBIO(), impl.MemoryBIO()
+    sslobj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
     for obj, protocol in ((client, proto.SSLSocketProtocol), (ctx, proto.SSLContextProtocol),
-                          (client.session, proto.SSLSessionProtocol)):
+                          (client.session, proto.SSLSessionProtocol),
+                          (sslobj, proto.SSLObjectProtocol), (incoming, proto.MemoryBIOProtocol)):
         data, methods = _members(protocol)
         missing = sorted(n for n in data | methods if not hasattr(obj, n))
         assert not missing, f"{type(obj).__name__} lacks {missing}"

@@ -55,8 +55,6 @@ else:
         __impl__ = "python"
 
 globals().update({name: getattr(_impl, name) for name in _IMPL_NAMES})
-SSLObject = getattr(_impl, "SSLObject", None)
-MemoryBIO = getattr(_impl, "MemoryBIO", None)
 
 from ._helpers import get_protocol_name, get_server_certificate  # noqa: E402
 
