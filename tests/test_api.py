@@ -23,11 +23,24 @@ def _protocols():
     return _protocol
 
 
+def _declared(proto):
+    """{name: value} a Protocol class and its Protocol bases declare."""
+    out = {}
+    for cls in reversed(proto.__mro__):
+        if cls.__module__ == proto.__module__:
+            out.update(vars(cls))
+    return out
+
+
 def _members(proto):
-    """(data attribute names, method names) a Protocol class declares."""
-    data = set(getattr(proto, "__annotations__", {}))
+    """(data attribute names, method names) a Protocol class declares,
+    with its Protocol bases'."""
+    data = set()
+    for cls in proto.__mro__:
+        if cls.__module__ == proto.__module__:
+            data |= set(getattr(cls, "__annotations__", {}))
     methods = set()
-    for name, value in vars(proto).items():
+    for name, value in _declared(proto).items():
         if name.startswith("_"):
             continue
         if callable(value) or isinstance(value, property):
@@ -96,7 +109,7 @@ def test_protocol_methods_and_signatures(impl, proto_name, cls_name, stdlib_cls)
     _, methods = _members(proto)
     assert methods, proto_name
     for name in sorted(methods):
-        declared = vars(proto)[name]
+        declared = _declared(proto)[name]
         impl_attr = getattr(cls, name, None)
         assert impl_attr is not None, f"{cls_name}.{name} missing"
         if isinstance(declared, property):
