@@ -79,6 +79,24 @@ SSLEOFError = _ssl.SSLEOFError
 SSLCertVerificationError = _ssl.SSLCertVerificationError
 CertificateError = _ssl.CertificateError
 
+
+def want_error(code, where=None):
+    """The exception a stdlib-compatible call raises where the fast path
+    returns ``code`` (``WANT_READ`` / ``WANT_WRITE``): ``ssl.SSLWantReadError``
+    / ``ssl.SSLWantWriteError`` with the stdlib's ``args``
+    (``SSL_ERROR_WANT_*``, message) and no ``library`` / ``reason``.
+    ``where`` (str) is appended to the message as the stdlib appends its
+    source file.  The one place both implementations' want-errors are made."""
+    if code == WANT_READ:
+        cls, number, what = SSLWantReadError, _ssl.SSL_ERROR_WANT_READ, "read"
+    else:
+        cls, number, what = SSLWantWriteError, _ssl.SSL_ERROR_WANT_WRITE, "write"
+    message = f"The operation did not complete ({what})"
+    exc = cls(number, message if where is None else f"{message} ({where})")
+    exc.library = None
+    exc.reason = None
+    return exc
+
 # --- enums and constants: the stdlib's names and values --------------------
 TLSVersion = _ssl.TLSVersion
 Options = _ssl.Options

@@ -65,8 +65,6 @@ cdef tuple _TIMEOUT_MESSAGES = (      # per Op
     WRITE_TIMEOUT,
     READ_TIMEOUT,
 )
-cdef str _WANT_READ_MSG = f"The operation did not complete (read) ({_WHERE})"
-cdef str _WANT_WRITE_MSG = f"The operation did not complete (write) ({_WHERE})"
 
 
 cdef void _unraisable(object exc, object where) noexcept:
@@ -538,13 +536,7 @@ cdef class _SSLConnection:
         raise exc
 
     cdef object _want_exception(self, int code):
-        if code == _WANT_READ:
-            exc = _SSLWantReadError(PY_SSL_ERROR_WANT_READ, _WANT_READ_MSG)
-        else:
-            exc = _SSLWantWriteError(PY_SSL_ERROR_WANT_WRITE, _WANT_WRITE_MSG)
-        exc.library = None
-        exc.reason = None
-        return exc
+        return _want_error(code, _WHERE)
 
     # ------------------------------------------------------------------
     # buffers in and out

@@ -42,8 +42,6 @@ cdef dict _REASON_NAMES = _code_names(tlsfast_reason_names, True)
 # stdlib exception classes, cached once (uvloop style)
 cdef object _SSLError = _ssl.SSLError
 cdef object _SSLZeroReturnError = _ssl.SSLZeroReturnError
-cdef object _SSLWantReadError = _ssl.SSLWantReadError
-cdef object _SSLWantWriteError = _ssl.SSLWantWriteError
 cdef object _SSLSyscallError = _ssl.SSLSyscallError
 cdef object _SSLEOFError = _ssl.SSLEOFError
 cdef object _SSLCertVerificationError = _ssl.SSLCertVerificationError
@@ -68,13 +66,11 @@ cdef bint _SYSCALL_ERRNO_RAISES = _SYSCALL_ERRNO_RAISES_PY
 
 # SSL_get_error() value -> (exception class, args[0], fixed message or None)
 # ``None`` as message: the message comes from the OpenSSL error queue.
+# (SSL_ERROR_WANT_READ / _WRITE never get here: the engine returns or raises
+# them itself, through tlsfast._common.want_error.)
 cdef dict _SSL_GET_ERROR_TABLE = {
     SSL_ERROR_ZERO_RETURN: (_SSLZeroReturnError, PY_SSL_ERROR_ZERO_RETURN,
                             "TLS/SSL connection has been closed (EOF)"),
-    SSL_ERROR_WANT_READ: (_SSLWantReadError, PY_SSL_ERROR_WANT_READ,
-                          "The operation did not complete (read)"),
-    SSL_ERROR_WANT_WRITE: (_SSLWantWriteError, PY_SSL_ERROR_WANT_WRITE,
-                           "The operation did not complete (write)"),
     SSL_ERROR_WANT_X509_LOOKUP: (_SSLError, PY_SSL_ERROR_WANT_X509_LOOKUP,
                                  "The operation did not complete (X509 lookup)"),
     SSL_ERROR_WANT_CONNECT: (_SSLError, PY_SSL_ERROR_WANT_CONNECT,

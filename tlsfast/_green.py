@@ -33,15 +33,13 @@ import errno as _errno
 import socket as _socket
 import time as _time
 
+from ._helpers import pre_handshake_data_error
 from ._common import (
     HANDSHAKE_TIMEOUT,
     READ_TIMEOUT,
-    WANT_READ,
-    WANT_WRITE,
     WRITE_TIMEOUT,
     SSLError,
-    SSLWantReadError,
-    SSLWantWriteError,
+    want_error,
 )
 
 _monotonic = _time.monotonic
@@ -59,12 +57,6 @@ def missing_library(module: str, library: str, exc: BaseException) -> ImportErro
         f"({exc}); install it with: pip install tlsfast[{library}]")
     err.name = library
     return err
-
-
-def _want_error(code: int):
-    if code == WANT_READ:
-        return SSLWantReadError(2, "The operation did not complete (read)")
-    return SSLWantWriteError(3, "The operation did not complete (write)")
 
 
 def plain_context(ctx):
@@ -91,17 +83,6 @@ def plain_wrap_socket(ctx, raw, *, server_side, suppress_ragged_eofs,
             "so it must be imported before gevent / eventlet monkey-patch the ssl "
             "module (or use the compiled implementation, TLSFAST_IMPL=c)")
     return tls
-
-
-def check_wrap_args(context, server_side, server_hostname, session):
-    """The stdlib's argument checks, done before any descriptor changes hands."""
-    if server_side:
-        if server_hostname:
-            raise ValueError("server_hostname can only be specified in server mode")
-        if session is not None:
-            raise ValueError("session can only be specified in client mode")
-    if getattr(context, "check_hostname", False) and not server_hostname:
-        raise ValueError("check_hostname requires server_hostname")
 
 
 def make_context_class(base, socket_class, module: str):
@@ -302,17 +283,8 @@ class GreenTLSMixin:
         if self.server_side and not raw.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
             # accepted, then reset by the peer: nothing to serve
             raise OSError(_errno.ENOTCONN, "the peer disconnected before the TLS handshake")
-        try:
-            data = raw.recv(1)
-        except OSError as e:
-            if e.errno not in (_errno.ENOTCONN, _errno.EINVAL):
-                raise
-            data = b""
-        if data:
-            reason = "Closed before TLS handshake with data in recv buffer."
-            exc = SSLError(_errno.ENOTCONN, reason)
-            exc.reason = reason
-            exc.library = None
+        exc = pre_handshake_data_error(raw.recv, _errno.ENOTCONN)
+        if exc is not None:
             raise exc
         self._connected = False
 
@@ -330,7 +302,7 @@ class GreenTLSMixin:
         if timeout == 0.0:
             if block:
                 return None
-            raise _want_error(code)
+            raise want_error(code)
         return _monotonic() + timeout
 
     def _wait_until(self, code, deadline, message):

@@ -1,5 +1,6 @@
 """Module-level helpers written once over whichever implementation is live."""
 
+import errno
 import os
 import socket
 import warnings
@@ -32,6 +33,45 @@ def stdlib_original(module, name):
     if eventlet_patcher is not None:
         return getattr(eventlet_patcher.original(module.__name__), name)
     return current
+
+
+def check_wrap_args(check_hostname, server_side, server_hostname, session=None,
+                    sslobject=False):
+    """The stdlib's argument checks of ``wrap_socket`` / ``wrap_bio``
+    (``sslobject=True``: ``wrap_bio``'s, without the session one), raising
+    its ``ValueError`` texts, done before any descriptor changes hands.  The
+    one place every wrap (both implementations, gevent, eventlet) checks
+    them."""
+    if server_side:
+        if server_hostname:
+            # (the stdlib says "server mode" for sockets up to 3.12)
+            raise ValueError("server_hostname can only be specified in "
+                             + ("client mode" if sslobject else "server mode"))
+        if session is not None and not sslobject:
+            raise ValueError("session can only be specified in client mode")
+    if check_hostname and not server_hostname:
+        raise ValueError("check_hostname requires server_hostname")
+
+
+def pre_handshake_data_error(recv, err):
+    """CVE-2023-40217, as the stdlib (3.11.5+): a socket found not connected
+    when it is wrapped (the peer sent cleartext and reset) must not have that
+    data read later as if it came through TLS.  ``recv(1)`` (not blocking)
+    reads one byte; returns the ``ssl.SSLError`` (``args[0]`` = ``err``) to
+    raise when there was data, else None."""
+    try:
+        data = recv(1)
+    except OSError as e:
+        if e.errno not in (errno.ENOTCONN, errno.EINVAL):
+            raise
+        data = b""
+    if not data:
+        return None
+    reason = "Closed before TLS handshake with data in recv buffer."
+    exc = _ssl.SSLError(err, reason)
+    exc.reason = reason
+    exc.library = None
+    return exc
 
 
 def get_server_certificate(addr, ssl_version=None, ca_certs=None, timeout=None):

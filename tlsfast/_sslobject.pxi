@@ -22,10 +22,8 @@ cdef class SSLObject(_SSLConnection):
     def _create(cls, incoming, outgoing, server_side=False, server_hostname=None,
                 session=None, context=None):
         cdef SSLObject self = cls.__new__(cls, _CREATE_TOKEN)
-        if server_side and server_hostname:
-            raise ValueError("server_hostname can only be specified in client mode")
-        if (<SSLContext>context)._check_hostname and not server_hostname:
-            raise ValueError("check_hostname requires server_hostname")
+        _check_wrap_args((<SSLContext>context)._check_hostname, server_side, server_hostname,
+                         sslobject=True)
         self._init_ssl(context, server_side, context._encode_hostname(server_hostname))
         self._attach_bios(incoming, outgoing, session)
         return self

@@ -7,13 +7,19 @@
 
 from tlsfast._common import EVENTS_FOR_CODE as _EVENTS_FOR_CODE
 
+from functools import partial
 from tlsfast._helpers import stdlib_original as _stdlib_original
+from tlsfast._helpers import check_wrap_args as _check_wrap_args
+from tlsfast._helpers import pre_handshake_data_error as _pre_handshake_data_error
 
 # the real socket.socket, even when gevent/eventlet patched the module
 _StdlibSocket = _stdlib_original(socket, "socket")
 cdef object _socket_socket = _StdlibSocket
 cdef object _SSL_ERROR_EOF = _ssl.SSL_ERROR_EOF
 cdef int _MSG_PEEK = socket.MSG_PEEK
+
+from errno import EBADF as errno_EBADF, EINPROGRESS as errno_EINPROGRESS, \
+    ENOTCONN as errno_ENOTCONN, EWOULDBLOCK as errno_EWOULDBLOCK
 
 from cpython.object cimport PyObject
 
@@ -84,13 +90,7 @@ class SSLSocket(_StdlibSocket):
                 session=None):
         if sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
             raise NotImplementedError("only stream sockets are supported")
-        if server_side:
-            if server_hostname:
-                raise ValueError("server_hostname can only be specified in server mode")
-            if session is not None:
-                raise ValueError("session can only be specified in client mode")
-        if context.check_hostname and not server_hostname:
-            raise ValueError("check_hostname requires server_hostname")
+        _check_wrap_args(context.check_hostname, server_side, server_hostname, session)
         kwargs = dict(family=sock.family, type=sock.type, proto=sock.proto, fileno=sock.fileno())
         self = cls.__new__(cls, **kwargs)
         _socket_socket.__init__(self, **kwargs)
@@ -720,35 +720,16 @@ _slot_init(SSLSocket.__dict__["_sslobj"])
 
 
 def _refuse_pre_handshake_data(sock, err):
-    """CVE-2023-40217, as the stdlib (3.11.5+): a peer that sent cleartext
-    and reset before we wrapped must not have that data returned by ``recv``
-    as if it had come through TLS."""
+    """CVE-2023-40217 (``_helpers.pre_handshake_data_error``), on the
+    socket's own non-blocking ``recv``; the new socket is then closed by
+    ``_create``."""
     timeout = _socket_socket.gettimeout(sock)
     _socket_socket.settimeout(sock, 0.0)
     try:
-        data = _socket_socket.recv(sock, 1)
-    except OSError as e:
-        if e.errno not in (errno_ENOTCONN, errno_EINVAL):
-            raise
-        data = b""
+        exc = _pre_handshake_data_error(partial(_socket_socket.recv, sock), err)
     finally:
         _socket_socket.settimeout(sock, timeout)
-    if data:
-        reason = "Closed before TLS handshake with data in recv buffer."
-        exc = _SSLError(err, reason)
-        exc.reason = reason
-        exc.library = None
-        try:
-            sock.close()
-        except OSError:
-            pass
+    if exc is not None:
         raise exc
 
-
-import errno as _errno_module
-errno_ENOTCONN = _errno_module.ENOTCONN
-errno_EINPROGRESS = _errno_module.EINPROGRESS
-errno_EWOULDBLOCK = _errno_module.EWOULDBLOCK
-errno_EBADF = _errno_module.EBADF
-errno_EINVAL = _errno_module.EINVAL
 

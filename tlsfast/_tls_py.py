@@ -61,7 +61,7 @@ from ._common import (
     Purpose,
 )
 from ._helpers import create_default_context as _create_default_context
-from ._helpers import stdlib_original
+from ._helpers import check_wrap_args, stdlib_original
 
 # the stdlib's classes even in a monkey-patched process
 _StdlibSSLContext = stdlib_original(_ssl, "SSLContext")
@@ -826,10 +826,7 @@ class SSLContext(_StdlibSSLContext):
         raises ``ValueError`` for ``check_hostname`` without
         ``server_hostname`` -- the stdlib would then verify no name at all --
         and for ``server_side`` with a ``server_hostname``."""
-        if server_side and server_hostname:
-            raise ValueError("server_hostname can only be specified in client mode")
-        if self.check_hostname and not server_hostname:
-            raise ValueError("check_hostname requires server_hostname")
+        check_wrap_args(self.check_hostname, server_side, server_hostname, sslobject=True)
         return super().wrap_bio(_stdlib_bio(incoming), _stdlib_bio(outgoing),
                                 server_side, server_hostname, session)
 

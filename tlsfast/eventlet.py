@@ -51,6 +51,7 @@ implementation.
 from __future__ import annotations
 
 from . import _green
+from ._helpers import check_wrap_args
 
 try:
     import eventlet as _eventlet  # noqa: F401
@@ -112,7 +113,7 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
     def __init__(self, sock, context, server_side=False, do_handshake_on_connect=True,
                  suppress_ragged_eofs=True, server_hostname=None, session=None):
         context = _green.plain_context(context)
-        _green.check_wrap_args(context, server_side, server_hostname, session)
+        check_wrap_args(context.check_hostname, server_side, server_hostname, session)
         if isinstance(sock, GreenSSLSocket):
             raise ValueError("the socket is already a GreenSSLSocket")
         real = sock.fd if isinstance(sock, _GreenSocket) else sock

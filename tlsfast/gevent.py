@@ -62,6 +62,7 @@ connection's greenlet, as ``StreamServer`` does.
 from __future__ import annotations
 
 from . import _green
+from ._helpers import check_wrap_args
 
 try:
     import gevent as _gevent  # noqa: F401
@@ -129,7 +130,7 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
     def __init__(self, sock, context, server_side=False, do_handshake_on_connect=True,
                  suppress_ragged_eofs=True, server_hostname=None, session=None):
         context = _green.plain_context(context)
-        _green.check_wrap_args(context, server_side, server_hostname, session)
+        check_wrap_args(context.check_hostname, server_side, server_hostname, session)
         if sock.getsockopt(_SOL_SOCKET, _SO_TYPE) != _SOCK_STREAM:
             raise NotImplementedError("only stream sockets are supported")
         timeout = sock.gettimeout()
