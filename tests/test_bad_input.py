@@ -7,6 +7,7 @@ import errno
 import selectors
 import socket
 import ssl
+import sys
 
 import pytest
 
@@ -302,3 +303,31 @@ def test_load_cert_chain_accepts_paths(impl, net, certs, client_ctx):
     ctx.load_cert_chain(pathlib.Path(certs.server.chain), certs.server.key.encode())
     client, _ = net.tls_pair(client_ctx(ssl), ctx)
     assert client.getpeercert(True) == certs.server.leaf_der
+
+
+@pytest.mark.parametrize("server_side", [False, True], ids=["client-on-server-ctx",
+                                                            "server-on-client-ctx"])
+def test_wrong_side_context_as_the_running_stdlib(impl, server_side):
+    """A client connection on a PROTOCOL_TLS_SERVER context (or the reverse):
+    from 3.10 refused when it is made, with the stdlib's message; on 3.9
+    made, and its handshake fails as the stdlib's ("called a function you
+    should not call")."""
+    protocol = ssl.PROTOCOL_TLS_CLIENT if server_side else ssl.PROTOCOL_TLS_SERVER
+
+    def attempt(mod):
+        ctx = mod.SSLContext(protocol)
+        ctx.check_hostname = False
+        try:
+            obj = ctx.wrap_bio(mod.MemoryBIO() if hasattr(mod, "MemoryBIO") else ssl.MemoryBIO(),
+                               ssl.MemoryBIO(), server_side=server_side)
+            obj.do_handshake()
+        except ssl.SSLError as exc:
+            # (args: the stdlib's, less the source file it names)
+            return type(exc), exc.args[0], str(exc.args[-1]).split(" (")[0], exc.reason
+        return None
+
+    got, ref = attempt(impl), attempt(ssl)
+    assert ref is not None and got == ref
+    if sys.version_info >= (3, 10):
+        side, other = ("server", "CLIENT") if server_side else ("client", "SERVER")
+        assert got[2] == f"Cannot create a {side} socket with a PROTOCOL_TLS_{other} context"

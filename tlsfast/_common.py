@@ -50,6 +50,11 @@ IGNORE_UNEXPECTED_EOF = _sys.version_info < (3, 10)
 #: 3.10 to 3.12 report it after SSL_read_ex / SSL_write_ex as an EOF
 SYSCALL_ERRNO_RAISES = _sys.version_info < (3, 10) or _sys.version_info >= (3, 13)
 
+#: 3.10 refuses a client connection on a PROTOCOL_TLS_SERVER context (and
+#: the reverse) when it is created; 3.9 let the handshake fail ("called a
+#: function you should not call")
+CHECK_CONTEXT_SIDE = _sys.version_info >= (3, 10)
+
 #: 3.13 made SSLSocket/SSLObject.get_verified_chain() (and the new
 #: get_unverified_chain()) public, returning DER bytes ([] when none)
 CHAIN_AS_DER = _sys.version_info >= (3, 13)

@@ -229,10 +229,13 @@ cdef class _SSLConnection:
         cdef SSL_CTX *c = ctx._checked()
         cdef X509_VERIFY_PARAM *param
         cdef bytes packed_ip, host
-        if server_side and ctx.protocol == _PROTOCOL_TLS_CLIENT:
-            raise _SSLError("Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
-        if not server_side and ctx.protocol == _PROTOCOL_TLS_SERVER:
-            raise _SSLError("Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
+        if _CHECK_CONTEXT_SIDE:     # (3.10+; 3.9's handshake fails instead)
+            if server_side and ctx.protocol == _PROTOCOL_TLS_CLIENT:
+                raise _located_ssl_error(
+                    "Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
+            if not server_side and ctx.protocol == _PROTOCOL_TLS_SERVER:
+                raise _located_ssl_error(
+                    "Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
         self.ctx = ctx
         self._initial_ctx = ctx
         self.server_side = server_side

@@ -12,6 +12,7 @@ cdef extern from *:
 # the per-version choices of tlsfast._common, as C values
 cdef bytes _DEFAULT_CIPHERS = DEFAULT_CIPHERS.encode("ascii")
 cdef bint _WARN_DEPRECATED = WARN_DEPRECATED
+cdef bint _CHECK_CONTEXT_SIDE = CHECK_CONTEXT_SIDE
 cdef uint64_t _VERSION_OPTIONS = SSL_OP_IGNORE_UNEXPECTED_EOF if IGNORE_UNEXPECTED_EOF else 0
 
 cdef object _PROTOCOL_TLS = _ssl.PROTOCOL_TLS
@@ -904,8 +905,8 @@ cdef class SSLContext:
         handshake.  Raises ``ssl.SSLError`` on a ``PROTOCOL_TLS_SERVER``
         context, ``TypeError`` when not callable."""
         if self._protocol == _PROTOCOL_TLS_SERVER:
-            raise _SSLError("Cannot add PSK client callback to a "
-                            "PROTOCOL_TLS_SERVER context")
+            raise _located_ssl_error("Cannot add PSK client callback to a "
+                                     "PROTOCOL_TLS_SERVER context")
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable")
         self._psk_client_callback = callback
@@ -923,8 +924,8 @@ cdef class SSLContext:
         context, ``TypeError`` when not callable, ``ValueError`` when
         OpenSSL refuses the hint."""
         if self._protocol == _PROTOCOL_TLS_CLIENT:
-            raise _SSLError("Cannot add PSK server callback to a "
-                            "PROTOCOL_TLS_CLIENT context")
+            raise _located_ssl_error("Cannot add PSK server callback to a "
+                                     "PROTOCOL_TLS_CLIENT context")
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable")
         hint = None if identity_hint is None else identity_hint.encode("utf-8")

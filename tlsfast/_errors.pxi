@@ -118,6 +118,15 @@ cdef object _make_ssl_exception(object cls, int code, object errstr,
     return exc
 
 
+cdef object _located_ssl_error(str message):
+    """``ssl.SSLError(0, "<message> (<where>)")``, no library or reason:
+    what the stdlib raises for its own misuse checks (``_setSSLError``)."""
+    exc = _SSLError(0, f"{message} ({_WHERE})")
+    exc.library = None
+    exc.reason = None
+    return exc
+
+
 cdef object _ssl_error_from_queue(object cls=None, object errstr=None):
     """An ``SSLError`` from the newest entry of the OpenSSL error queue, for
     failures outside SSL_read/SSL_write (loading keys, setting ciphers...).
