@@ -409,7 +409,6 @@ def _with_original_globals(func):
     return clone
 
 
-_LOCKS_GUARD = _threading.Lock()
 _UNSET = object()
 
 #: 3.9's ssl: no TLS 1.2 floor, a wider cipher list, and read(0) fails
@@ -437,6 +436,20 @@ _TIMED_OUT = {
     "Read": READ_TIMEOUT,
     "Write": WRITE_TIMEOUT,
 }
+
+
+def _locked_inspector(name):
+    """ssl.SSLSocket's method ``name``, run under the socket's ``_tlsfast_io``
+    lock: never while another thread is inside the SSL*."""
+    base = getattr(_StdlibSSLSocket, name)
+
+    @_functools.wraps(base)
+    def method(self, *args, **kwargs):
+        with self._tlsfast_io:
+            return base(self, *args, **kwargs)
+    method.__doc__ = (f"``ssl.SSLSocket.{name}``, never while another thread "
+                      "is inside the SSL*.")
+    return method
 
 
 class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
@@ -469,21 +482,26 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     # global, which gevent / eventlet monkey-patching replaces (TypeError)
     _create = classmethod(_with_original_globals(_StdlibSSLSocket._create.__func__))
 
-    def _tlsfast_lock(self, name):
-        lock = self.__dict__.get(name)
-        if lock is None:
-            with _LOCKS_GUARD:
-                lock = self.__dict__.setdefault(name, _threading.RLock())
-        return lock
+    def __new__(cls, *args, **kwargs):
+        # ssl.py's _create makes the socket with ``cls.__new__`` and never
+        # calls ``__init__`` (there is no public constructor): the per-socket
+        # state starts here, before _create's handshake needs it
+        self = super().__new__(cls, *args, **kwargs)
+        self._tlsfast_io = _threading.RLock()
+        self._tlsfast_wr = _threading.RLock()
+        self._tlsfast_hs = _threading.RLock()
+        self._tlsfast_timeout = _UNSET      # the user's; _UNSET: the socket's own
+        self._tlsfast_done = False          # the handshake completed once
+        return self
 
     # -- the user's timeout ----------------------------------------------------
     def settimeout(self, value):
         """``socket.settimeout``: ``None`` (blocking), 0.0 (non-blocking) or
         seconds (float); raises ``ValueError`` for a negative value and
         ``TypeError`` for a non-number."""
-        with self._tlsfast_lock("_tlsfast_io"):
+        with self._tlsfast_io:
             _StdlibSocket.settimeout(self, value)
-            self.__dict__["_tlsfast_timeout"] = _StdlibSocket.gettimeout(self)
+            self._tlsfast_timeout = _StdlibSocket.gettimeout(self)
 
     def setblocking(self, flag):
         """``socket.setblocking``: ``settimeout(None)`` when ``flag`` is true,
@@ -492,7 +510,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
 
     def gettimeout(self):
         """``socket.gettimeout``: the timeout in seconds, or ``None``."""
-        timeout = self.__dict__.get("_tlsfast_timeout", _UNSET)
+        timeout = self._tlsfast_timeout
         return _StdlibSocket.gettimeout(self) if timeout is _UNSET else timeout
 
     def getblocking(self):
@@ -501,8 +519,20 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
 
     timeout = property(gettimeout, doc="``socket.timeout``: the timeout in seconds, or None.")
 
+    # -- read-only questions to the SSL*: they wait for a call another
+    #    thread runs in it ----------------------------------------------------
+    pending = _locked_inspector("pending")
+    getpeercert = _locked_inspector("getpeercert")
+    cipher = _locked_inspector("cipher")
+    shared_ciphers = _locked_inspector("shared_ciphers")
+    version = _locked_inspector("version")
+    selected_alpn_protocol = _locked_inspector("selected_alpn_protocol")
+    compression = _locked_inspector("compression")
+    get_channel_binding = _locked_inspector("get_channel_binding")
+    verify_client_post_handshake = _locked_inspector("verify_client_post_handshake")
+
     def _tlsfast_inspect(self, name):
-        with self._tlsfast_lock("_tlsfast_io"):
+        with self._tlsfast_io:
             return getattr(self._tlsfast_sslobj("Inspect"), name)()
 
     # -- one TLS call, serialised ------------------------------------------------
@@ -517,7 +547,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     def _tlsfast_run(self, what, timeout, name, *args):
         """Call ``self._sslobj.<name>(*args)`` with no other thread inside
         the SSL*; ``timeout`` (None, 0.0 or seconds) as the stdlib's."""
-        lock = self._tlsfast_lock("_tlsfast_io")
+        lock = self._tlsfast_io
         if timeout == 0.0:
             with lock:
                 return getattr(self._tlsfast_sslobj(what), name)(*args)
@@ -538,7 +568,8 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
                 finally:
                     with _suppress(OSError):
                         _StdlibSocket.settimeout(
-                            self, self.__dict__.get("_tlsfast_timeout", timeout))
+                            self, timeout if self._tlsfast_timeout is _UNSET
+                            else self._tlsfast_timeout)
             self._tlsfast_wait(what, event, deadline)
             if self._sslobj is None:
                 # closed (or unwrapped) by another thread meanwhile: the
@@ -586,9 +617,9 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         if timeout == 0.0 and block:
             timeout = None
         try:
-            with self._tlsfast_lock("_tlsfast_hs"):
+            with self._tlsfast_hs:
                 self._tlsfast_run("Handshake", timeout, "do_handshake")
-                self.__dict__["_tlsfast_done"] = True
+                self._tlsfast_done = True
         finally:
             # as the stdlib, which restores the timeout here: a descriptor
             # closed under the socket raises OSError(EBADF)
@@ -597,13 +628,13 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     def _handshake_first(self):
         # (a fatal error puts OpenSSL back "in init": version() is None
         # again, so remember that the handshake once completed)
-        if self.__dict__.get("_tlsfast_done") or self._sslobj is None:
+        if self._tlsfast_done or self._sslobj is None:
             return
-        with self._tlsfast_lock("_tlsfast_io"):
+        with self._tlsfast_io:
             sslobj = self._sslobj
             done = sslobj is not None and sslobj.version() is not None
         if done:
-            self.__dict__["_tlsfast_done"] = True
+            self._tlsfast_done = True
         elif self.gettimeout() != 0.0:
             self.do_handshake()
 
@@ -639,7 +670,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         self._handshake_first()
         if _PRE_310_DEFAULTS and _is_empty(data):  # 3.9's _ssl fails on 0 bytes
             return 0
-        with self._tlsfast_lock("_tlsfast_wr"):
+        with self._tlsfast_wr:
             return self._tlsfast_run("Write", self.gettimeout(), "write", data)
 
     def send(self, data, flags=0):
@@ -651,7 +682,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
 
     def sendall(self, data, flags=0):
         """``ssl.SSLSocket.sendall``; blocking/timeout writers take turns."""
-        with self._tlsfast_lock("_tlsfast_wr"):
+        with self._tlsfast_wr:
             return super().sendall(data, flags)
 
     def unwrap(self):
@@ -672,17 +703,15 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     # span calls that return at once); otherwise the stdlib methods above
     def _tls_read(self, nbytes, buffer):
         sslobj = self._sslobj
-        state = self.__dict__
-        if sslobj is not None and state.get("_tlsfast_timeout") == 0.0:
-            with state.get("_tlsfast_io") or self._tlsfast_lock("_tlsfast_io"):
+        if sslobj is not None and self._tlsfast_timeout == 0.0:
+            with self._tlsfast_io:
                 return sslobj.read(nbytes, buffer)
         return self.read(nbytes, buffer)
 
     def _tls_write(self, data):
         sslobj = self._sslobj
-        state = self.__dict__
-        if sslobj is not None and state.get("_tlsfast_timeout") == 0.0:
-            with state.get("_tlsfast_io") or self._tlsfast_lock("_tlsfast_io"):
+        if sslobj is not None and self._tlsfast_timeout == 0.0:
+            with self._tlsfast_io:
                 return sslobj.write(data)
         return self.write(data)
 
@@ -709,24 +738,6 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         return super().recv_into(buffer, nbytes, flags)
 
 
-def _locked_inspector(name):
-    base = getattr(_StdlibSSLSocket, name)
-
-    @_functools.wraps(base)
-    def method(self, *args, **kwargs):
-        with self._tlsfast_lock("_tlsfast_io"):
-            return base(self, *args, **kwargs)
-    method.__doc__ = (f"``ssl.SSLSocket.{name}``, never while another thread "
-                      "is inside the SSL*.")
-    return method
-
-
-# read-only questions to the SSL* wait for a call another thread runs in it
-for _name in ("pending", "getpeercert", "cipher", "shared_ciphers", "version",
-              "selected_alpn_protocol", "compression", "get_channel_binding",
-              "verify_client_post_handshake"):
-    setattr(SSLSocket, _name, _locked_inspector(_name))
-del _name
 
 
 class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLObject):
