@@ -35,6 +35,7 @@ the stdlib's.
 """
 
 import _socket as _csocket
+import _ssl as _ssl_c
 import contextlib as _contextlib
 import errno as _errno
 import functools as _functools
@@ -68,6 +69,7 @@ _StdlibSSLContext = stdlib_original(_ssl, "SSLContext")
 _StdlibSSLSocket = stdlib_original(_ssl, "SSLSocket")
 _StdlibSSLObject = stdlib_original(_ssl, "SSLObject")
 _CSSLContext = _StdlibSSLContext.__mro__[1]      # _ssl._SSLContext, the C type
+_CSSLSocket = _ssl_c._SSLSocket                   # the C-level ``_sslobj``
 
 SSLWantReadError = _ssl.SSLWantReadError
 SSLWantWriteError = _ssl.SSLWantWriteError
@@ -355,17 +357,17 @@ class _BeyondStdlibMixin:
             a ``list`` of DER ``bytes``, leaf to trust anchor, ``[]`` when
             there is none; the stdlib's certificate dicts with
             ``binary_form=False`` (as the compiled implementation)."""
-            return self._tlsfast_chain("get_verified_chain", binary_form)
+            return self._tlsfast_chain(_CSSLSocket.get_verified_chain, binary_form)
 
         def get_unverified_chain(self, binary_form=True):
             """``ssl.SSLSocket.get_unverified_chain``: the certificates the
             peer sent, leaf first, as ``get_verified_chain``'s ``list``."""
-            return self._tlsfast_chain("get_unverified_chain", binary_form)
+            return self._tlsfast_chain(_CSSLSocket.get_unverified_chain, binary_form)
 
-        def _tlsfast_chain(self, name, binary_form):
+        def _tlsfast_chain(self, method, binary_form):
             if self._sslobj is None:
                 raise ValueError("No SSL wrapper around " + str(self))
-            chain = self._tlsfast_inspect(name)
+            chain = self._tlsfast_inspect(method)
             if chain is None:
                 return []
             # (public API only: PEM, then DER; _ssl.ENCODING_DER is private)
@@ -376,9 +378,9 @@ class _BeyondStdlibMixin:
         get_verified_chain = _not_in_stdlib("get_verified_chain() (SSL_get0_verified_chain)")
         get_unverified_chain = _not_in_stdlib("get_unverified_chain() (SSL_get_peer_cert_chain)")
 
-    def _tlsfast_inspect(self, name):
+    def _tlsfast_inspect(self, method):
         # a read-only question to the C-level object (SSLSocket adds its lock)
-        return getattr(self._sslobj, name)()
+        return method(self._sslobj)
 
     def want_read(self):
         """True when the last fast-path call waits for incoming data."""
@@ -430,12 +432,22 @@ def _read_length(len, buffer):
     with memoryview(buffer) as view:
         return view.nbytes
 
-# what each serialised call is called in timeout messages (as the stdlib's _ssl)
-_TIMED_OUT = {
-    "Handshake": HANDSHAKE_TIMEOUT,
-    "Read": READ_TIMEOUT,
-    "Write": WRITE_TIMEOUT,
-}
+class _Op:
+    """One kind of call into the C-level ``_ssl._SSLSocket`` (named as the
+    compiled engine's ``OP_*``): its unbound method, what a timeout says (a
+    shutdown says "read" or "write" by what it waited for), and how a
+    missing TLS layer is reported (as the stdlib's ``ssl.SSLSocket``)."""
+
+    __slots__ = ("call", "timed_out", "no_tls")
+
+    def __init__(self, call, timed_out, no_tls):
+        self.call, self.timed_out, self.no_tls = call, timed_out, no_tls
+
+
+OP_HANDSHAKE = _Op(_CSSLSocket.do_handshake, HANDSHAKE_TIMEOUT, "No SSL wrapper around {}")
+OP_READ = _Op(_CSSLSocket.read, READ_TIMEOUT, "Read on closed or unwrapped SSL socket.")
+OP_WRITE = _Op(_CSSLSocket.write, WRITE_TIMEOUT, "Write on closed or unwrapped SSL socket.")
+OP_SHUTDOWN = _Op(_CSSLSocket.shutdown, None, "No SSL wrapper around {}")
 
 
 def _locked_inspector(name):
@@ -531,36 +543,35 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     get_channel_binding = _locked_inspector("get_channel_binding")
     verify_client_post_handshake = _locked_inspector("verify_client_post_handshake")
 
-    def _tlsfast_inspect(self, name):
+    def _tlsfast_inspect(self, method):
         with self._tlsfast_io:
-            return getattr(self._tlsfast_sslobj("Inspect"), name)()
+            return method(self._tlsfast_sslobj(OP_HANDSHAKE))
 
     # -- one TLS call, serialised ------------------------------------------------
-    def _tlsfast_sslobj(self, what):
+    def _tlsfast_sslobj(self, op):
         sslobj = self._sslobj
         if sslobj is None:
-            if what in ("Unwrap", "Handshake"):
-                raise ValueError("No SSL wrapper around " + str(self))
-            raise ValueError(what + " on closed or unwrapped SSL socket.")
+            raise ValueError(op.no_tls.format(self))
         return sslobj
 
-    def _tlsfast_run(self, what, timeout, name, *args):
-        """Call ``self._sslobj.<name>(*args)`` with no other thread inside
-        the SSL*; ``timeout`` (None, 0.0 or seconds) as the stdlib's."""
+    def _tlsfast_run(self, op, timeout, *args):
+        """``op`` (an ``OP_*``) on ``self._sslobj`` with ``args``, with no
+        other thread inside the SSL*; ``timeout`` (None, 0.0 or seconds) as
+        the stdlib's."""
         lock = self._tlsfast_io
         if timeout == 0.0:
             with lock:
-                return getattr(self._tlsfast_sslobj(what), name)(*args)
+                return op.call(self._tlsfast_sslobj(op), *args)
         deadline = None if timeout is None else _monotonic() + timeout
         while True:             # ends by a return, a raise or the deadline
             with lock:
-                sslobj = self._tlsfast_sslobj(what)
+                sslobj = self._tlsfast_sslobj(op)
                 # (a descriptor closed under the socket fails here with
                 # EBADF; the call then reports it as the stdlib's would)
                 with _suppress(OSError):
                     _StdlibSocket.settimeout(self, 0.0)
                 try:
-                    return getattr(sslobj, name)(*args)
+                    return op.call(sslobj, *args)
                 except SSLWantReadError:
                     event = _POLLIN
                 except SSLWantWriteError:
@@ -570,7 +581,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
                         _StdlibSocket.settimeout(
                             self, timeout if self._tlsfast_timeout is _UNSET
                             else self._tlsfast_timeout)
-            self._tlsfast_wait(what, event, deadline)
+            self._tlsfast_wait(op, event, deadline)
             if self._sslobj is None:
                 # closed (or unwrapped) by another thread meanwhile: the
                 # stdlib's next read fails on the closed descriptor, which
@@ -582,7 +593,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
                 raise SSLEOFError(_ssl.SSL_ERROR_EOF, "EOF occurred in violation of protocol "
                                   "(the socket was closed while this call waited)")
 
-    def _tlsfast_wait(self, what, event, deadline):
+    def _tlsfast_wait(self, op, event, deadline):
         fd = self.fileno()
         if fd < 0:      # closed by another thread meanwhile
             return
@@ -594,9 +605,8 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         poller = _select.poll()
         poller.register(fd, event)
         if not poller.poll(wait_ms) and wait_ms is not None:
-            if what == "Unwrap":
-                what = "Read" if event == _POLLIN else "Write"
-            raise _socket.timeout(_TIMED_OUT[what])
+            raise _socket.timeout(op.timed_out or (READ_TIMEOUT if event == _POLLIN
+                                                   else WRITE_TIMEOUT))
 
     # -- the stdlib's methods, through _tlsfast_run ---------------------------
     def do_handshake(self, block=False):
@@ -618,7 +628,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             timeout = None
         try:
             with self._tlsfast_hs:
-                self._tlsfast_run("Handshake", timeout, "do_handshake")
+                self._tlsfast_run(OP_HANDSHAKE, timeout)
                 self._tlsfast_done = True
         finally:
             # as the stdlib, which restores the timeout here: a descriptor
@@ -653,8 +663,8 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
                 return b"" if buffer is None else 0
         try:
             if buffer is not None:
-                return self._tlsfast_run("Read", self.gettimeout(), "read", len, buffer)
-            return self._tlsfast_run("Read", self.gettimeout(), "read", len)
+                return self._tlsfast_run(OP_READ, self.gettimeout(), len, buffer)
+            return self._tlsfast_run(OP_READ, self.gettimeout(), len)
         except SSLError as exc:
             if exc.args[0] == _ssl.SSL_ERROR_EOF and self.suppress_ragged_eofs:
                 return b"" if buffer is None else 0
@@ -671,7 +681,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         if _PRE_310_DEFAULTS and _is_empty(data):  # 3.9's _ssl fails on 0 bytes
             return 0
         with self._tlsfast_wr:
-            return self._tlsfast_run("Write", self.gettimeout(), "write", data)
+            return self._tlsfast_run(OP_WRITE, self.gettimeout(), data)
 
     def send(self, data, flags=0):
         """``ssl.SSLSocket.send``: ``write(data)`` on a TLS socket (``flags``
@@ -691,7 +701,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
 
         Raises ``ValueError`` when there is no TLS layer, the want errors
         on a non-blocking socket, ``socket.timeout``, ``ssl.SSLError``."""
-        sock = self._tlsfast_run("Unwrap", self.gettimeout(), "shutdown")
+        sock = self._tlsfast_run(OP_SHUTDOWN, self.gettimeout())
         self._sslobj = None
         return sock
 
