@@ -12,10 +12,30 @@
 #                               socket with a timeout / blocking: poll() without
 #                               the GIL until the deadline, then call again
 #   anything else            -> the exception from ``_errors.pxi``'s table.
-# A read, or a write that keeps the GIL, on a non-blocking transport with no
-# other thread inside the SSL* (the per-call hot path) takes ``_nonblocking``:
-# the same steps, one call, no loop (a partial write goes on in ``_io_loop``);
-# ``_outcome`` is the shared verdict for a failed call.
+#
+# Call map: what each layer of one operation adds, outermost first.
+#
+#   _io(op, buf, n, raise_want)      picks the route by transport
+#   |-- _io_waiting                  blocking / timeout socket: the deadline,
+#   |                                and turns (_claim_turn: one writer at a
+#   |                                time; nobody else while a thread drives
+#   |                                an unfinished handshake)
+#   `-- _io_once                     picks the route by operation
+#       |-- _nonblocking             hot path: a read, or a write that keeps
+#       |                            the GIL, non-blocking, nobody inside: one
+#       |                            call, no loop (_not_done: its failure)
+#       `-- _io_loop                 the general case: the GIL policy
+#                                    (release for handshakes, shutdowns, big
+#                                    writes), partial writes, waits (_wait:
+#                                    poll() without the GIL), retries
+#           both call ->
+#           _call                    the busy flag (no two threads inside the
+#                                    SSL*), GIL released or kept
+#           `-- _ssl_call            the SSL_* call itself: clean error queue
+#                                    before, SSL_get_error and errno after
+#   _outcome                         the verdict on a failed call: want code
+#                                    or SSLWant*Error, 0 at EOF, else
+#                                    _exception_for (_errors.pxi)
 #
 # GIL policy: the GIL is kept for every read (one SSL_read_ex decrypts at
 # most one 16 KiB record, less work than releasing and re-taking the GIL) and
@@ -47,6 +67,10 @@ cdef enum:
     _WANT_READ = -1
     _WANT_WRITE = -2
     GIL_RELEASE_BYTES = 65536
+
+cdef enum Turn:                   # what _claim_turn waits for
+    WRITER_TURN
+    HANDSHAKE_TURN
 
 cdef enum Op:
     OP_HANDSHAKE
@@ -332,24 +356,26 @@ cdef class _SSLConnection:
                 continue
             raise OSError(saved, os.strerror(saved))
 
-    cdef int _claim(self, int which, double deadline, int op) except -1:
-        """Wait (GIL released) until no other thread owns the write side
-        (``which`` 0) / drives the handshake (``which`` 1); then own it."""
+    cdef int _claim_turn(self, int turn, double deadline, int op) except -1:
+        """Wait (GIL released) until no other thread owns ``turn``:
+        ``WRITER_TURN`` (the write side) or ``HANDSHAKE_TURN`` (driving an
+        unfinished handshake; a read or write stops waiting once it is
+        done); then own it."""
         cdef unsigned long me = PyThread_get_thread_ident()
         cdef unsigned long owner
         cdef int spins = 0
         while True:
-            owner = self.writer if which == 0 else self.handshaker
+            owner = self.writer if turn == WRITER_TURN else self.handshaker
             if owner == 0 or owner == me:
                 break
-            if which == 1 and SSL_is_init_finished(self.ssl) and op != OP_HANDSHAKE:
+            if turn == HANDSHAKE_TURN and SSL_is_init_finished(self.ssl) and op != OP_HANDSHAKE:
                 return 0
             if deadline >= 0 and _monotonic() >= deadline:
                 raise _socket_timeout(_TIMEOUT_MESSAGES[op])
             with nogil:
                 usleep(50 if spins < 100 else 1000)
             spins += 1
-        if which == 0:
+        if turn == WRITER_TURN:
             self.writer = me
         else:
             self.handshaker = me
@@ -377,10 +403,10 @@ cdef class _SSLConnection:
         # data that thread consumed.  So: one writer at a time, and nobody
         # else while another thread drives an unfinished handshake.
         if op == OP_HANDSHAKE or not SSL_is_init_finished(self.ssl):
-            self._claim(1, deadline, op)
+            self._claim_turn(HANDSHAKE_TURN, deadline, op)
         try:
             if op == OP_WRITE or op == OP_SHUTDOWN:
-                self._claim(0, deadline, op)
+                self._claim_turn(WRITER_TURN, deadline, op)
                 own_write = True
             return self._io_once(op, buf, n, raise_want)
         finally:

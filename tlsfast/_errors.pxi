@@ -1,8 +1,9 @@
 # OpenSSL error -> stdlib exception: the one table (cf. CPython's
 # PySSL_SetError / fill_and_set_sslerror and pyOpenSSL's _raise_ssl_error).
 #
-# ``_raise_ssl_error(conn, ssl_err, ret, saved_errno)`` is called right after a
-# failed SSL_* call with SSL_get_error()'s value and the errno read at once.
+# ``_exception_for(ssl, ssl_err, ret, saved_errno, hostname, has_socket)`` is
+# called (by the engine's ``_outcome``) right after a failed SSL_* call with
+# SSL_get_error()'s value and the errno read at once.
 # Every exception is one of the stdlib's classes, with ``args == (code, msg)``
 # (code = ``ssl.SSL_ERROR_*``) and ``library`` / ``reason`` set as the stdlib
 # sets them; certificate failures also carry ``verify_code`` /
