@@ -47,7 +47,7 @@
 # threads are never inside one SSL* -- while one thread waits in poll() for
 # data, another may send on the same socket.
 
-from cpython.exc cimport PyErr_CheckSignals, PyErr_SetObject, PyErr_WriteUnraisable
+from cpython.exc cimport PyErr_CheckSignals
 from cpython.pythread cimport PyThread_get_thread_ident
 from posix.fcntl cimport fcntl, F_GETFL, F_SETFL, O_NONBLOCK
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
@@ -79,9 +79,6 @@ cdef enum Op:
     OP_WRITE
     OP_SHUTDOWN
 
-cdef object _socket_timeout = socket.timeout
-cdef int _EVENT_READ = _selectors.EVENT_READ
-cdef int _EVENT_WRITE = _selectors.EVENT_WRITE
 cdef tuple _TIMEOUT_MESSAGES = (      # per Op
     HANDSHAKE_TIMEOUT,
     READ_TIMEOUT,
@@ -89,13 +86,6 @@ cdef tuple _TIMEOUT_MESSAGES = (      # per Op
     WRITE_TIMEOUT,
     READ_TIMEOUT,
 )
-
-
-cdef void _unraisable(object exc, object where) noexcept:
-    """Report an exception raised inside an OpenSSL callback like the stdlib
-    does (``sys.unraisablehook``)."""
-    PyErr_SetObject(type(exc), exc)
-    PyErr_WriteUnraisable(where)
 
 
 cdef inline double _monotonic() noexcept nogil:

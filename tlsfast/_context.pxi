@@ -15,14 +15,6 @@ cdef bint _WARN_DEPRECATED = WARN_DEPRECATED
 cdef bint _CHECK_CONTEXT_SIDE = CHECK_CONTEXT_SIDE
 cdef uint64_t _VERSION_OPTIONS = SSL_OP_IGNORE_UNEXPECTED_EOF if IGNORE_UNEXPECTED_EOF else 0
 
-cdef object _PROTOCOL_TLS = _ssl.PROTOCOL_TLS
-cdef object _PROTOCOL_TLS_CLIENT = _ssl.PROTOCOL_TLS_CLIENT
-cdef object _PROTOCOL_TLS_SERVER = _ssl.PROTOCOL_TLS_SERVER
-cdef object _TLSVersion = _ssl.TLSVersion
-cdef object _Options = _ssl.Options
-cdef object _VerifyMode = _ssl.VerifyMode
-cdef object _VerifyFlags = _ssl.VerifyFlags
-cdef object _Purpose = _ssl.Purpose
 cdef uint64_t _OP_NO_VERSIONS = (SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1
                                  | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3)
 

@@ -40,12 +40,6 @@ cdef dict _code_names(const tlsfast_code_name *table, bint by_reason):
 cdef dict _LIB_NAMES = _code_names(tlsfast_lib_names, False)
 cdef dict _REASON_NAMES = _code_names(tlsfast_reason_names, True)
 
-# stdlib exception classes, cached once (uvloop style)
-cdef object _SSLError = _ssl.SSLError
-cdef object _SSLZeroReturnError = _ssl.SSLZeroReturnError
-cdef object _SSLSyscallError = _ssl.SSLSyscallError
-cdef object _SSLEOFError = _ssl.SSLEOFError
-cdef object _SSLCertVerificationError = _ssl.SSLCertVerificationError
 
 # ssl.SSL_ERROR_* numbers (the exception's args[0])
 cdef enum:

@@ -8,18 +8,9 @@
 from tlsfast._common import EVENTS_FOR_CODE as _EVENTS_FOR_CODE
 
 from functools import partial
-from tlsfast._helpers import stdlib_original as _stdlib_original
 from tlsfast._helpers import check_wrap_args as _check_wrap_args
 from tlsfast._helpers import pre_handshake_data_error as _pre_handshake_data_error
 
-# the real socket.socket, even when gevent/eventlet patched the module
-_StdlibSocket = _stdlib_original(socket, "socket")
-cdef object _socket_socket = _StdlibSocket
-cdef object _SSL_ERROR_EOF = _ssl.SSL_ERROR_EOF
-cdef int _MSG_PEEK = socket.MSG_PEEK
-
-from errno import EBADF as errno_EBADF, EINPROGRESS as errno_EINPROGRESS, \
-    ENOTCONN as errno_ENOTCONN, EWOULDBLOCK as errno_EWOULDBLOCK
 
 from cpython.object cimport PyObject
 

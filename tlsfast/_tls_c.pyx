@@ -67,6 +67,7 @@ cdef class SSLContext
 
 cdef object _CREATE_TOKEN = object()   # only our factories make engines and sessions
 
+include "_stdlib.pxi"
 include "_errors.pxi"
 include "_certs.pxi"
 include "_session.pxi"

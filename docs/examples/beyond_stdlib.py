@@ -86,7 +86,7 @@ def key_update(client, server):
 # [start chains]
 def chains(client):
     sent = client.get_peer_cert_chain()                  # what the server sent
-    verified = client.get_verified_chain()               # leaf .. trust anchor
+    verified = client.get_verified_chain(binary_form=False)   # leaf .. trust anchor
     der = client.get_verified_chain(binary_form=True)
     print("peer sent", len(sent), "certificate(s); verified chain:",
           " -> ".join(dict(rdn[0] for rdn in c["subject"]).get("organizationalUnitName", "?")

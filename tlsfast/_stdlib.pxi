@@ -1,0 +1,42 @@
+# Every name the compiled module takes from the stdlib (ssl, socket,
+# selectors, errno), looked up once at import (uvloop's includes/stdlib.pxi),
+# and the callback error report that serves every .pxi.
+
+from cpython.exc cimport PyErr_SetObject, PyErr_WriteUnraisable
+
+from errno import EBADF as errno_EBADF, EINPROGRESS as errno_EINPROGRESS, \
+    ENOTCONN as errno_ENOTCONN, EWOULDBLOCK as errno_EWOULDBLOCK
+from tlsfast._helpers import stdlib_original as _stdlib_original
+
+# ssl: exception classes (tlsfast raises the stdlib's own), enums, constants
+cdef object _SSLError = _ssl.SSLError
+cdef object _SSLZeroReturnError = _ssl.SSLZeroReturnError
+cdef object _SSLSyscallError = _ssl.SSLSyscallError
+cdef object _SSLEOFError = _ssl.SSLEOFError
+cdef object _SSLCertVerificationError = _ssl.SSLCertVerificationError
+cdef object _SSL_ERROR_EOF = _ssl.SSL_ERROR_EOF
+cdef object _PROTOCOL_TLS = _ssl.PROTOCOL_TLS
+cdef object _PROTOCOL_TLS_CLIENT = _ssl.PROTOCOL_TLS_CLIENT
+cdef object _PROTOCOL_TLS_SERVER = _ssl.PROTOCOL_TLS_SERVER
+cdef object _TLSVersion = _ssl.TLSVersion
+cdef object _Options = _ssl.Options
+cdef object _VerifyMode = _ssl.VerifyMode
+cdef object _VerifyFlags = _ssl.VerifyFlags
+cdef object _Purpose = _ssl.Purpose
+
+# socket: the real socket.socket, even when gevent/eventlet patched the module
+_StdlibSocket = _stdlib_original(socket, "socket")
+cdef object _socket_socket = _StdlibSocket
+cdef object _socket_timeout = socket.timeout
+cdef int _MSG_PEEK = socket.MSG_PEEK
+
+# selectors: the events ``wanted_events`` reports
+cdef int _EVENT_READ = _selectors.EVENT_READ
+cdef int _EVENT_WRITE = _selectors.EVENT_WRITE
+
+
+cdef void _unraisable(object exc, object where) noexcept:
+    """Report an exception raised inside an OpenSSL callback like the stdlib
+    does (``sys.unraisablehook``)."""
+    PyErr_SetObject(type(exc), exc)
+    PyErr_WriteUnraisable(where)
