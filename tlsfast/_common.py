@@ -55,6 +55,12 @@ SYSCALL_ERRNO_RAISES = _sys.version_info < (3, 10) or _sys.version_info >= (3, 1
 #: function you should not call")
 CHECK_CONTEXT_SIDE = _sys.version_info >= (3, 10)
 
+#: 3.13's create_default_context adds these verify flags (RFC 5280 chain
+#: building: stop at the first trust anchor; no workarounds for broken
+#: certificates)
+DEFAULT_CONTEXT_VERIFY_FLAGS = (_ssl.VERIFY_X509_PARTIAL_CHAIN | _ssl.VERIFY_X509_STRICT
+                                if _sys.version_info >= (3, 13) else 0)
+
 #: 3.13 made SSLSocket/SSLObject.get_verified_chain() (and the new
 #: get_unverified_chain()) public, returning DER bytes ([] when none)
 CHAIN_AS_DER = _sys.version_info >= (3, 13)

@@ -3,16 +3,11 @@
 import errno
 import os
 import socket
-import warnings
 import ssl as _ssl     # bound now: with sys.modules["ssl"] = tlsfast a later import gets tlsfast
 import sys
+import warnings
 
-# 3.13's create_default_context adds these verify flags (RFC 5280 chain
-# building, no workarounds for broken certificates)
-from ._common import WARN_DEPRECATED, ASN1Object  # noqa: E402
-
-_DEFAULT_VERIFY_FLAGS = (_ssl.VERIFY_X509_PARTIAL_CHAIN | _ssl.VERIFY_X509_STRICT
-                         if sys.version_info >= (3, 13) else 0)
+from ._common import DEFAULT_CONTEXT_VERIFY_FLAGS, WARN_DEPRECATED, ASN1Object
 
 
 def stdlib_original(module, name):
@@ -134,8 +129,8 @@ def create_default_context(context_class, purpose, cafile=None, capath=None, cad
         context = context_class(_ssl.PROTOCOL_TLS_SERVER)
     else:
         raise ValueError(purpose)
-    if _DEFAULT_VERIFY_FLAGS:
-        context.verify_flags |= _DEFAULT_VERIFY_FLAGS
+    if DEFAULT_CONTEXT_VERIFY_FLAGS:
+        context.verify_flags |= DEFAULT_CONTEXT_VERIFY_FLAGS
     if cafile or capath or cadata:
         context.load_verify_locations(cafile, capath, cadata)
     elif context.verify_mode != _ssl.CERT_NONE:
