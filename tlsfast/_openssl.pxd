@@ -19,25 +19,18 @@ cdef extern from "openssl/crypto.h" nogil:
         OPENSSL_VERSION_CONST "OPENSSL_VERSION"
     void OPENSSL_free(void *addr)
     void *OPENSSL_malloc(size_t num)
-    int CRYPTO_memcmp(const void *a, const void *b, size_t len)
 
 cdef extern from "openssl/err.h" nogil:
-    unsigned long ERR_get_error()
     unsigned long ERR_peek_last_error()
     unsigned long ERR_peek_error()
     void ERR_clear_error()
-    const char *ERR_lib_error_string(unsigned long e)
     const char *ERR_reason_error_string(unsigned long e)
-    void ERR_error_string_n(unsigned long e, char *buf, size_t len)
     int ERR_GET_LIB(unsigned long e)
     int ERR_GET_REASON(unsigned long e)
     enum:
         ERR_LIB_SSL
-        ERR_LIB_SYS
         ERR_LIB_PEM
         ERR_LIB_X509
-        ERR_LIB_ASN1
-        ERR_LIB_EVP
     int ERR_set_mark()
     int ERR_pop_to_mark()
 
@@ -48,22 +41,14 @@ cdef extern from "openssl/bio.h" nogil:
     BIO *BIO_new(const BIO_METHOD *type)
     BIO *BIO_new_mem_buf(const void *buf, int len)
     int BIO_free(BIO *a)
-    void BIO_free_all(BIO *a)
     int BIO_up_ref(BIO *a)
     int BIO_read_ex(BIO *b, void *data, size_t dlen, size_t *readbytes)
     int BIO_write_ex(BIO *b, const void *data, size_t dlen, size_t *written)
-    int BIO_read(BIO *b, void *data, int dlen)
-    int BIO_write(BIO *b, const void *data, int dlen)
     size_t BIO_ctrl_pending(BIO *b)
-    long BIO_get_mem_data(BIO *b, char **pp)
     int BIO_set_mem_eof_return(BIO *b, int v)
-    int BIO_eof(BIO *b)
-    int BIO_puts(BIO *b, const char *buf)
-    long BIO_set_close(BIO *b, long flag)
     # custom BIO methods (the adapter for foreign MemoryBIO objects)
     int BIO_get_new_index()
     BIO_METHOD *BIO_meth_new(int type, const char *name)
-    void BIO_meth_free(BIO_METHOD *biom)
     int BIO_meth_set_write_ex(BIO_METHOD *biom, int (*bwrite)(BIO *, const char *, size_t, size_t *))
     int BIO_meth_set_read_ex(BIO_METHOD *biom, int (*bread)(BIO *, char *, size_t, size_t *))
     int BIO_meth_set_ctrl(BIO_METHOD *biom, long (*ctrl)(BIO *, int, long, void *))
@@ -78,7 +63,6 @@ cdef extern from "openssl/bio.h" nogil:
         BIO_TYPE_SOURCE_SINK
         BIO_CTRL_FLUSH
         BIO_CTRL_PENDING
-        BIO_CTRL_WPENDING
         BIO_CTRL_EOF
     int BIO_reset(BIO *b)
     int BIO_gets(BIO *bp, char *buf, int size)
@@ -90,9 +74,6 @@ cdef extern from "openssl/evp.h" nogil:
     EVP_PKEY *d2i_KeyParams(int type, EVP_PKEY **a, const unsigned char **pp, long length)
     enum:
         EVP_PKEY_DH
-    int EVP_PKEY_get_bits(const EVP_PKEY *pkey)
-    const EVP_MD *EVP_get_digestbyname(const char *name)
-    const char *EVP_MD_get0_name(const EVP_MD *md)
 
 cdef extern from "openssl/asn1.h" nogil:
     ctypedef struct ASN1_STRING
@@ -108,19 +89,15 @@ cdef extern from "openssl/asn1.h" nogil:
     int ASN1_STRING_type(const ASN1_STRING *x)
     int i2a_ASN1_INTEGER(BIO *bp, const ASN1_INTEGER *a)
     int ASN1_TIME_print(BIO *fp, const ASN1_TIME *a)
-    int ASN1_TIME_to_tm(const ASN1_TIME *s, void *tm)
-    void ASN1_OBJECT_free(ASN1_OBJECT *a)
     enum:
         V_ASN1_BIT_STRING
 
 cdef extern from "openssl/objects.h" nogil:
     int OBJ_obj2nid(const ASN1_OBJECT *o)
     int OBJ_obj2txt(char *buf, int buf_len, const ASN1_OBJECT *a, int no_name)
-    const char *OBJ_nid2sn(int n)
     const char *OBJ_nid2ln(int n)
     int OBJ_sn2nid(const char *s)
     int OBJ_txt2nid(const char *s)
-    ASN1_OBJECT *OBJ_nid2obj(int n)
     enum:
         NID_undef
         NID_subject_alt_name
@@ -145,7 +122,6 @@ cdef extern from "openssl/x509.h" nogil:
     X509 *d2i_X509(X509 **px, const unsigned char **inp, long length)
     int i2d_X509(const X509 *x, unsigned char **out)
     void X509_free(X509 *a)
-    int X509_up_ref(X509 *a)
     long X509_get_version(const X509 *x)
     ASN1_INTEGER *X509_get_serialNumber(X509 *x)
     X509_NAME *X509_get_subject_name(const X509 *x)
@@ -161,36 +137,23 @@ cdef extern from "openssl/x509.h" nogil:
     ASN1_STRING *X509_NAME_ENTRY_get_data(const X509_NAME_ENTRY *ne)
     int X509_NAME_ENTRY_set(const X509_NAME_ENTRY *ne)
 
-    X509_STORE *X509_STORE_new()
-    void X509_STORE_free(X509_STORE *v)
     int X509_STORE_add_cert(X509_STORE *ctx, X509 *x)
-    int X509_STORE_set_flags(X509_STORE *ctx, unsigned long flags)
-    X509_VERIFY_PARAM *X509_STORE_get0_param(X509_STORE *ctx)
     stack_st_X509_OBJECT *X509_STORE_get0_objects(X509_STORE *v)
     int X509_OBJECT_get_type(const X509_OBJECT *a)
     X509 *X509_OBJECT_get0_X509(const X509_OBJECT *a)
     int X509_STORE_lock(X509_STORE *ctx)
     int X509_STORE_unlock(X509_STORE *ctx)
-    int X509_STORE_load_file(X509_STORE *ctx, const char *file)
-    int X509_STORE_CTX_get_error(X509_STORE_CTX *ctx)
 
     const char *X509_verify_cert_error_string(long n)
-    const char *X509_get_default_cert_file_env()
-    const char *X509_get_default_cert_file()
-    const char *X509_get_default_cert_dir_env()
-    const char *X509_get_default_cert_dir()
 
     int sk_X509_num(const stack_st_X509 *sk)
     X509 *sk_X509_value(const stack_st_X509 *sk, int i)
-    void sk_X509_pop_free(stack_st_X509 *sk, void (*fn)(X509 *))
     int sk_X509_OBJECT_num(const stack_st_X509_OBJECT *sk)
     X509_OBJECT *sk_X509_OBJECT_value(const stack_st_X509_OBJECT *sk, int i)
 
     enum:
         X509_LU_X509
         X509_LU_CRL
-        X509_FILETYPE_PEM
-        X509_FILETYPE_ASN1
 
 cdef extern from "openssl/x509_vfy.h" nogil:
     int X509_VERIFY_PARAM_set_flags(X509_VERIFY_PARAM *param, unsigned long flags)
@@ -198,15 +161,11 @@ cdef extern from "openssl/x509_vfy.h" nogil:
     unsigned long X509_VERIFY_PARAM_get_flags(const X509_VERIFY_PARAM *param)
     int X509_VERIFY_PARAM_set1_host(X509_VERIFY_PARAM *param, const char *name, size_t namelen)
     void X509_VERIFY_PARAM_set_hostflags(X509_VERIFY_PARAM *param, unsigned int flags)
-    unsigned int X509_VERIFY_PARAM_get_hostflags(const X509_VERIFY_PARAM *param)
     int X509_VERIFY_PARAM_set1_ip(X509_VERIFY_PARAM *param, const unsigned char *ip, size_t iplen)
     enum:
-        X509_V_OK
         X509_V_ERR_HOSTNAME_MISMATCH
         X509_V_ERR_IP_ADDRESS_MISMATCH
         X509_V_FLAG_TRUSTED_FIRST
-        X509_V_FLAG_PARTIAL_CHAIN
-        X509_V_FLAG_X509_STRICT
 
 cdef extern from "openssl/x509v3.h" nogil:
     # the unions inside these structs are reached through member cnames
@@ -237,28 +196,19 @@ cdef extern from "openssl/x509v3.h" nogil:
     DIST_POINT *sk_DIST_POINT_value(const CRL_DIST_POINTS *sk, int i)
     void CRL_DIST_POINTS_free(CRL_DIST_POINTS *a)
     enum:
-        GEN_OTHERNAME
         GEN_EMAIL
         GEN_DNS
-        GEN_X400
         GEN_DIRNAME
-        GEN_EDIPARTY
         GEN_URI
         GEN_IPADD
         GEN_RID
-        X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT
-        X509_CHECK_FLAG_NO_WILDCARDS
         X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
-        X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS
-        X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS
         X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
     int GENERAL_NAME_print(BIO *out, GENERAL_NAME *gen)
 
 cdef extern from "openssl/pem.h" nogil:
     ctypedef int pem_password_cb(char *buf, int size, int rwflag, void *userdata)
     X509 *PEM_read_bio_X509(BIO *bp, X509 **x, pem_password_cb *cb, void *u)
-    X509 *PEM_read_bio_X509_AUX(BIO *bp, X509 **x, pem_password_cb *cb, void *u)
-    int PEM_write_bio_X509(BIO *bp, X509 *x)
     EVP_PKEY *PEM_read_bio_Parameters(BIO *bp, EVP_PKEY **x)
     int PEM_read_bio(BIO *bp, char **name, char **header, unsigned char **data, long *len)
 
@@ -282,18 +232,15 @@ cdef extern from "openssl/ssl.h" nogil:
     # SSL_CTX lifecycle and configuration
     SSL_CTX *SSL_CTX_new(const SSL_METHOD *meth)
     void SSL_CTX_free(SSL_CTX *ctx)
-    int SSL_CTX_up_ref(SSL_CTX *ctx)
     uint64_t SSL_CTX_get_options(const SSL_CTX *ctx)
     uint64_t SSL_CTX_set_options(SSL_CTX *ctx, uint64_t op)
     uint64_t SSL_CTX_clear_options(SSL_CTX *ctx, uint64_t op)
     long SSL_CTX_set_mode(SSL_CTX *ctx, long mode)
-    long SSL_CTX_get_mode(SSL_CTX *ctx)
     int SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version)
     int SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version)
     int SSL_CTX_get_min_proto_version(SSL_CTX *ctx)
     int SSL_CTX_get_max_proto_version(SSL_CTX *ctx)
     int SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *s)
-    int SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *s)
     stack_st_SSL_CIPHER *SSL_CTX_get_ciphers(const SSL_CTX *ctx)
     void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, void *cb)
     int SSL_CTX_get_verify_mode(const SSL_CTX *ctx)
@@ -327,18 +274,10 @@ cdef extern from "openssl/ssl.h" nogil:
     void SSL_CTX_set_keylog_callback(SSL_CTX *ctx, keylog_cb_t cb)
     int SSL_CTX_set_num_tickets(SSL_CTX *ctx, size_t num_tickets)
     size_t SSL_CTX_get_num_tickets(const SSL_CTX *ctx)
-    void SSL_CTX_set_post_handshake_auth(SSL_CTX *ctx, int val)
     int SSL_CTX_get_security_level(const SSL_CTX *ctx)
-    void SSL_CTX_set_security_level(SSL_CTX *ctx, int level)
-    int SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list)
     int SSL_CTX_set1_groups(SSL_CTX *ctx, int *glist, int glistlen)
     int SSL_CTX_set_session_id_context(SSL_CTX *ctx, const unsigned char *sid_ctx, unsigned int sid_ctx_len)
-    long SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode)
-    long SSL_CTX_get_session_cache_mode(SSL_CTX *ctx)
-    long SSL_CTX_set_dh_auto(SSL_CTX *ctx, int onoff)
     int SSL_CTX_set0_tmp_dh_pkey(SSL_CTX *ctx, EVP_PKEY *dhpkey)
-    void *SSL_CTX_get_ex_data(const SSL_CTX *ctx, int idx)
-    int SSL_CTX_set_ex_data(SSL_CTX *ctx, int idx, void *data)
     long SSL_CTX_sess_number(SSL_CTX *ctx)
     long SSL_CTX_sess_connect(SSL_CTX *ctx)
     long SSL_CTX_sess_connect_good(SSL_CTX *ctx)
@@ -356,23 +295,11 @@ cdef extern from "openssl/ssl.h" nogil:
     void SSL_free(SSL *ssl)
     int SSL_set_fd(SSL *s, int fd)
     void SSL_set_bio(SSL *s, BIO *rbio, BIO *wbio)
-    BIO *SSL_get_rbio(const SSL *s)
-    BIO *SSL_get_wbio(const SSL *s)
     void SSL_set_connect_state(SSL *s)
     void SSL_set_accept_state(SSL *s)
-    int SSL_is_server(const SSL *s)
-    SSL_CTX *SSL_get_SSL_CTX(const SSL *ssl)
     SSL_CTX *SSL_set_SSL_CTX(SSL *ssl, SSL_CTX *ctx)
-    int SSL_set_ex_data(SSL *ssl, int idx, void *data)
-    void *SSL_get_ex_data(const SSL *ssl, int idx)
     void *SSL_get_app_data(const SSL *ssl)
     int SSL_set_app_data(SSL *ssl, void *arg)
-    long SSL_set_mode(SSL *ssl, long mode)
-    long SSL_clear_mode(SSL *ssl, long mode)
-    long SSL_get_mode(SSL *ssl)
-    uint64_t SSL_set_options(SSL *s, uint64_t op)
-    uint64_t SSL_get_options(const SSL *s)
-    void SSL_set_verify(SSL *s, int mode, void *cb)
     int SSL_get_verify_mode(const SSL *s)
     X509_VERIFY_PARAM *SSL_get0_param(SSL *ssl)
     long SSL_set_tlsext_host_name(SSL *s, const char *name)
@@ -381,7 +308,6 @@ cdef extern from "openssl/ssl.h" nogil:
     SSL_SESSION *SSL_get1_session(SSL *ssl)
     SSL_SESSION *SSL_get_session(const SSL *ssl)
     int SSL_session_reused(const SSL *s)
-    int SSL_set_alpn_protos(SSL *ssl, const unsigned char *protos, unsigned int protos_len)
     void SSL_get0_alpn_selected(const SSL *ssl, const unsigned char **data, unsigned int *len)
     int SSL_verify_client_post_handshake(SSL *s)
     void SSL_set_post_handshake_auth(SSL *s, int val)
@@ -395,11 +321,8 @@ cdef extern from "openssl/ssl.h" nogil:
     int SSL_get_shutdown(const SSL *ssl)
     void SSL_set_shutdown(SSL *ssl, int mode)
     int SSL_pending(const SSL *s)
-    int SSL_has_pending(const SSL *s)
     int SSL_get_error(const SSL *s, int ret_code)
     int SSL_is_init_finished(const SSL *s)
-    int SSL_in_init(const SSL *s)
-    int SSL_want(const SSL *s)
     long SSL_get_verify_result(const SSL *ssl)
     int SSL_key_update(SSL *s, int updatetype)
     int SSL_renegotiate(SSL *s)
@@ -426,7 +349,6 @@ cdef extern from "openssl/ssl.h" nogil:
     int SSL_CIPHER_get_kx_nid(const SSL_CIPHER *c)
     int SSL_CIPHER_get_auth_nid(const SSL_CIPHER *c)
     const char *SSL_get_version(const SSL *s)
-    int SSL_version(const SSL *s)
     size_t SSL_get_finished(const SSL *s, void *buf, size_t count)
     size_t SSL_get_peer_finished(const SSL *s, void *buf, size_t count)
     size_t SSL_get_client_random(const SSL *ssl, unsigned char *out, size_t outlen)
@@ -438,13 +360,11 @@ cdef extern from "openssl/ssl.h" nogil:
 
     # sessions
     void SSL_SESSION_free(SSL_SESSION *session)
-    int SSL_SESSION_up_ref(SSL_SESSION *s)
     const unsigned char *SSL_SESSION_get_id(const SSL_SESSION *s, unsigned int *len)
     long SSL_SESSION_get_time(const SSL_SESSION *s)
     long SSL_SESSION_get_timeout(const SSL_SESSION *s)
     unsigned long SSL_SESSION_get_ticket_lifetime_hint(const SSL_SESSION *s)
     int SSL_SESSION_has_ticket(const SSL_SESSION *s)
-    int SSL_SESSION_is_resumable(const SSL_SESSION *s)
 
     enum:
         SSL_ERROR_NONE
@@ -455,7 +375,6 @@ cdef extern from "openssl/ssl.h" nogil:
         SSL_ERROR_SYSCALL
         SSL_ERROR_ZERO_RETURN
         SSL_ERROR_WANT_CONNECT
-        SSL_ERROR_WANT_ACCEPT
 
         SSL_MODE_ENABLE_PARTIAL_WRITE
         SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
@@ -473,7 +392,6 @@ cdef extern from "openssl/ssl.h" nogil:
         SSL_FILETYPE_PEM
 
         SSL_TLSEXT_ERR_OK
-        SSL_TLSEXT_ERR_ALERT_WARNING
         SSL_TLSEXT_ERR_ALERT_FATAL
         SSL_TLSEXT_ERR_NOACK
         TLSEXT_NAMETYPE_host_name
@@ -482,9 +400,6 @@ cdef extern from "openssl/ssl.h" nogil:
         SSL_KEY_UPDATE_NOT_REQUESTED
         SSL_KEY_UPDATE_REQUESTED
 
-        SSL_SESS_CACHE_CLIENT
-        SSL_SESS_CACHE_SERVER
-        SSL_SESS_CACHE_BOTH
 
         SSL3_VERSION
         TLS1_VERSION
@@ -509,10 +424,7 @@ cdef extern from "openssl/ssl.h" nogil:
     const uint64_t SSL_OP_CIPHER_SERVER_PREFERENCE
     const uint64_t SSL_OP_SINGLE_DH_USE
     const uint64_t SSL_OP_SINGLE_ECDH_USE
-    const uint64_t SSL_OP_NO_TICKET
     const uint64_t SSL_OP_NO_RENEGOTIATION
     const uint64_t SSL_OP_ALLOW_CLIENT_RENEGOTIATION
-    const uint64_t SSL_OP_ENABLE_MIDDLEBOX_COMPAT
     const uint64_t SSL_OP_IGNORE_UNEXPECTED_EOF
     const uint64_t SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS
-    const uint64_t SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION
