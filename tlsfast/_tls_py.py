@@ -581,22 +581,25 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
                         _StdlibSocket.settimeout(
                             self, timeout if self._tlsfast_timeout is _UNSET
                             else self._tlsfast_timeout)
-            self._tlsfast_wait(op, event, deadline)
+            revents = self._tlsfast_wait(op, event, deadline)
             if self._sslobj is None:
-                # closed (or unwrapped) by another thread meanwhile: the
-                # stdlib's next read fails on the closed descriptor, which
-                # 3.9 and 3.13+ report as that OSError (EBADF) and 3.10 to
-                # 3.12 as the end of the connection (read() turns it into
-                # b'' when ragged EOFs are suppressed)
-                if SYSCALL_ERRNO_RAISES:
+                # closed (or unwrapped) by another thread meanwhile.  Woken
+                # by the event waited for (the EOF of a shutdown()), the
+                # stdlib's next read sees that end of the stream: an EOF,
+                # b'' when ragged EOFs are suppressed.  Woken because the
+                # descriptor went away (POLLNVAL), it fails on it: that
+                # OSError (EBADF) on 3.9 and 3.13+, an EOF on 3.10 to 3.12.
+                if SYSCALL_ERRNO_RAISES and not revents & event:
                     raise OSError(_errno.EBADF, _os.strerror(_errno.EBADF))
                 raise SSLEOFError(_ssl.SSL_ERROR_EOF, "EOF occurred in violation of protocol "
                                   "(the socket was closed while this call waited)")
 
     def _tlsfast_wait(self, op, event, deadline):
+        """poll() the descriptor for ``event`` until ``deadline``; returns
+        the events that ended the wait (0: the socket was already closed)."""
         fd = self.fileno()
         if fd < 0:      # closed by another thread meanwhile
-            return
+            return 0
         if deadline is None:
             wait_ms = None
         else:
@@ -604,9 +607,11 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             wait_ms = _math.ceil(remaining * 1000) if remaining > 0 else 0
         poller = _select.poll()
         poller.register(fd, event)
-        if not poller.poll(wait_ms) and wait_ms is not None:
+        ready = poller.poll(wait_ms)
+        if not ready and wait_ms is not None:
             raise _socket.timeout(op.timed_out or (READ_TIMEOUT if event == _POLLIN
                                                    else WRITE_TIMEOUT))
+        return ready[0][1] if ready else 0
 
     # -- the stdlib's methods, through _tlsfast_run ---------------------------
     def do_handshake(self, block=False):
