@@ -56,7 +56,7 @@ import time
 
 import pytest
 
-from helpers import RAGGED_EOF_IS_CLEAN
+from helpers import RAGGED_EOF_IS_CLEAN, RESET_IS_OSERROR
 from fault_helpers import (APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, TCP_CLOSE, Loopback,
                            ServerFlight, Trace, alert, assert_clear_message, assert_same,
                            client_context, established, half_close, read_record, record,
@@ -776,6 +776,16 @@ def test_close_from_another_thread_while_blocked_in_recv(impl, certs, loop, how)
             assert not t.is_alive()
             tr.call("recv-after", sock.recv, 100)
             tr.note("fileno", sock.fileno())
+        if how == "shutdown-then-close" and RESET_IS_OSERROR:
+            # The EOF of shutdown() wakes recv's poll(); the close() right
+            # after races with the read that follows, in the stdlib as here:
+            # read first, the end of the stream (b''); close first, EBADF
+            # (an OSError from 3.13 and on 3.9, an EOF in between).  Either
+            # order is a right answer.
+            tr.events = [("recv", "EOF or EBADF", None)
+                         if e[0] == "recv" and (e[1:] == ("ok", b"")
+                                                or (e[1] == "raised" and e[2][:2] == ("OSError", 9)))
+                         else e for e in tr.events]
         return tr
 
     got, _ = against_stdlib(impl, ("close-from-thread", how), run)
