@@ -35,6 +35,7 @@ import time as _time
 
 from ._helpers import pre_handshake_data_error
 from ._common import (
+    CHANNEL_BINDING_TYPES,
     HANDSHAKE_TIMEOUT,
     READ_TIMEOUT,
     WRITE_TIMEOUT,
@@ -665,7 +666,7 @@ class GreenTLSMixin:
         stdlib's ``ssl.CHANNEL_BINDING_TYPES``)."""
         tls = self._sslobj
         if tls is None:
-            if cb_type not in _socket_channel_binding_types():
+            if cb_type not in CHANNEL_BINDING_TYPES:
                 raise ValueError(f"{cb_type} channel binding type not implemented")
             return None
         return tls.get_channel_binding(cb_type)
@@ -717,7 +718,3 @@ class GreenTLSMixin:
         """Raises ``NotImplementedError``, as ``ssl.SSLSocket.sendmsg``."""
         raise NotImplementedError(f"sendmsg not allowed on instances of {self.__class__}")
 
-
-def _socket_channel_binding_types():
-    import ssl
-    return ssl.CHANNEL_BINDING_TYPES
