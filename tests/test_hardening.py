@@ -208,8 +208,10 @@ def test_sslsession_without_a_session_refuses_cleanly():
 
 @pytest.mark.parametrize("what", ["wrap_bio", "wrap_socket"])
 def test_uninitialised_context_wrap_raises_value_error(mod, what):
+    """A context made by the stdlib's ``__new__`` alone (a subclass that
+    bypasses tlsfast's) has no engine context: every use refuses."""
     import socket
-    ctx = mod.SSLContext.__new__(mod.SSLContext)
+    ctx = ssl.SSLContext.__new__(mod.SSLContext, ssl.PROTOCOL_TLS_CLIENT)
     with pytest.raises(ValueError):
         ctx.load_default_certs()          # the documented refusal, via _checked()
     a, b = socket.socketpair()

@@ -160,13 +160,27 @@ cdef inline int _ssl_call(SSL *ssl, int op, char *buf, size_t n, size_t *done,
     return SSL_get_error(ssl, ret)
 
 
+cdef int _check_session(object session, bint server_side, _SSLContext ctx) except -1:
+    """The stdlib's checks of a session assigned to a connection of ``ctx``,
+    with its messages (the handshake-state one is the engine's)."""
+    if not isinstance(session, SSLSession):
+        raise TypeError("Value is not a SSLSession.")
+    if server_side:
+        raise ValueError("Cannot set session for server-side SSLSocket.")
+    if (<SSLSession>session).ctx is not ctx:
+        raise ValueError("Session refers to a different SSLContext.")
+    return 0
+
+
 cdef class _SSLConnection:
     """The ``SSL*`` behind one ``SSLSocket`` (the stdlib's ``_ssl._SSLSocket``),
     and the base of ``SSLObject`` (memory-BIO mode, ``fd == -1``)."""
     cdef SSL *ssl
     cdef int fd
-    cdef SSLContext ctx
-    cdef SSLContext _initial_ctx  # its address is the SNI callback's argument: keep it alive
+    cdef _SSLContext ctx          # the core of ``_context``: its SSL_CTX* is SSL_get_SSL_CTX's
+    cdef object _context          # the public SSLContext now in use (``context`` property)
+    cdef object _initial_context  # the one first wrapped: its core's address is the
+                                  # SNI callback's argument, keep it alive
     cdef object _owner            # weakref.ref to the SSLSocket
     cdef double timeout           # seconds; < 0 blocking, 0 non-blocking
     cdef readonly bint server_side
@@ -205,7 +219,7 @@ cdef class _SSLConnection:
             self.ssl = NULL
 
     @staticmethod
-    cdef _SSLConnection create(SSLContext ctx, object sock, bint server_side,
+    cdef _SSLConnection create(object context, object sock, bint server_side,
                                object server_hostname, object session,
                                bint suppress_ragged_eofs):
         """Socket mode: the SSL* reads and writes ``sock``'s descriptor."""
@@ -213,7 +227,7 @@ cdef class _SSLConnection:
         self._owner = weakref.ref(sock)
         self.fd = sock.fileno()
         self.suppress_ragged_eofs = suppress_ragged_eofs
-        self._init_ssl(ctx, server_side, server_hostname)
+        self._init_ssl(context, server_side, server_hostname)
         ERR_clear_error()
         if SSL_set_fd(self.ssl, self.fd) != 1:
             raise _ssl_error_from_queue()
@@ -239,7 +253,8 @@ cdef class _SSLConnection:
             self.session = session
         return 0
 
-    cdef int _init_ssl(self, SSLContext ctx, bint server_side, object server_hostname) except -1:
+    cdef int _init_ssl(self, object context, bint server_side, object server_hostname) except -1:
+        cdef _SSLContext ctx = _core_of(context)
         cdef SSL_CTX *c = ctx._checked()
         cdef X509_VERIFY_PARAM *param
         cdef bytes packed_ip, host
@@ -251,7 +266,8 @@ cdef class _SSLConnection:
                 raise _located_ssl_error(
                     "Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
         self.ctx = ctx
-        self._initial_ctx = ctx
+        self._context = context
+        self._initial_context = context
         self.server_side = server_side
         self.server_hostname = server_hostname
         ERR_clear_error()
@@ -906,14 +922,16 @@ cdef class _SSLConnection:
         """The ``SSLContext``; assigning another switches the connection to it
         (``SSL_set_SSL_CTX``, e.g. from an ``sni_callback``).  Raises
         ``TypeError`` for a non-tlsfast context."""
-        return self.ctx
+        return self._context
 
     @context.setter
-    def context(self, SSLContext ctx not None):
+    def context(self, context):
+        cdef _SSLContext ctx = _core_of(context)
         self._guard()
         if SSL_set_SSL_CTX(self.ssl, ctx._checked()) == NULL:
             raise _ssl_error_from_queue()
         self.ctx = ctx
+        self._context = context
 
     @property
     def session(self):
@@ -928,15 +946,10 @@ cdef class _SSLConnection:
 
     @session.setter
     def session(self, value):
-        if not isinstance(value, SSLSession):
-            raise TypeError("Value is not a SSLSession.")
+        _check_session(value, self.server_side, self.ctx)
         self._guard()
-        if self.server_side:
-            raise ValueError("Cannot set session for server-side SSLSocket.")
         if SSL_is_init_finished(self.ssl):
             raise ValueError("Cannot set session after handshake.")
-        if (<SSLSession>value).ctx is not self.ctx:
-            raise ValueError("Session refers to a different SSLContext.")
         ERR_clear_error()
         if SSL_set_session(self.ssl, (<SSLSession>value).session) != 1:
             raise _ssl_error_from_queue()

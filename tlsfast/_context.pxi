@@ -65,7 +65,7 @@ cdef int _password_cb(char *buf, int size, int rwflag, void *userdata) noexcept 
 
 cdef int _servername_cb(SSL *s, int *al, void *arg) noexcept with gil:
     # SNI: call ``sni_callback(sslsocket, server_name, context)``.
-    cdef SSLContext ctx = <SSLContext>arg
+    cdef _SSLContext ctx = <_SSLContext>arg
     cdef _SSLConnection conn
     cdef const char *name
     callback = ctx._sni_callback
@@ -76,7 +76,7 @@ cdef int _servername_cb(SSL *s, int *al, void *arg) noexcept with gil:
     name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name)
     server_name = None if name == NULL else name.decode("ascii", "surrogateescape")
     try:
-        result = callback(owner, server_name, ctx)
+        result = callback(owner, server_name, ctx._public())
     except BaseException as exc:
         _unraisable(exc, callback)
         al[0] = SSL_AD_HANDSHAKE_FAILURE
@@ -172,28 +172,12 @@ cdef void _keylog_cb(const SSL *s, const char *line) noexcept with gil:
         _unraisable(exc, keylog)
 
 
-cdef class SSLContext:
-    """A TLS configuration shared by connections: ``ssl.SSLContext``.
-
-    ``SSLContext(protocol)`` with ``protocol`` one of ``PROTOCOL_TLS_CLIENT``
-    (verifies the server and its host name by default),
-    ``PROTOCOL_TLS_SERVER`` or ``PROTOCOL_TLS``; the deprecated
-    ``PROTOCOL_TLSv1``, ``PROTOCOL_TLSv1_1`` and ``PROTOCOL_TLSv1_2`` pin the
-    context to that one version.  Owns an OpenSSL ``SSL_CTX*``
-    (``SSL_CTX_new``) with the stdlib's defaults: TLS >= 1.2, the stdlib's
-    cipher string, no compression.  Attributes and methods mirror
-    ``ssl.SSLContext`` name for name.
-
-    One deliberate difference: a ``PROTOCOL_TLS_SERVER`` context starts with
-    ``ssl.OP_NO_RENEGOTIATION`` set (servers refuse client-initiated
-    renegotiation); clear it in ``options`` to allow it.
-
-    Warns ``DeprecationWarning`` without a ``protocol`` (``PROTOCOL_TLS`` is
-    then used) and for any protocol but ``PROTOCOL_TLS_CLIENT`` /
-    ``PROTOCOL_TLS_SERVER``, as the stdlib does.  Raises ``TypeError`` when
-    ``protocol`` is not an integer, ``ValueError`` for an unknown protocol,
-    ``ssl.SSLError`` when ``SSL_CTX_new`` fails, ``RuntimeError`` when
-    ``__init__`` is called a second time.
+cdef class _SSLContext:
+    """The engine's context: owns tlsfast's ``SSL_CTX*`` and every setting
+    of it.  Users hold ``SSLContext`` (``_sslcontext.pxi``), a subclass of
+    the stdlib's ``ssl.SSLContext`` that keeps one of these as ``_core`` and
+    forwards every public name to it; the engine (``_connection.pxi``) reads
+    the fields below directly.
     """
     cdef SSL_CTX *ctx
     cdef object _protocol
@@ -207,11 +191,7 @@ cdef class SSLContext:
     cdef object _keylog_file
     cdef bytes _alpn_protocols
     cdef _AlpnConfig alpn
-    cdef dict __dict__
-    cdef object __weakref__
-
-    cdef object _sslsocket_class
-    cdef object _sslobject_class
+    cdef object _public          # weakref.ref to the SSLContext holding this core
 
     def __cinit__(self, *args, **kwargs):
         self.ctx = NULL
@@ -243,14 +223,12 @@ cdef class SSLContext:
         else:
             raise ValueError("invalid or unsupported protocol version %i" % protocol)
         if self.ctx != NULL:
-            raise RuntimeError("SSLContext.__init__ called twice")
+            raise RuntimeError("the engine context is initialised once")
         ERR_clear_error()
         self.ctx = SSL_CTX_new(method)
         if self.ctx == NULL:
             raise _ssl_error_from_queue(None, "failed to allocate SSL context")
         self._protocol = protocol
-        self._sslsocket_class = SSLSocket
-        self._sslobject_class = SSLObject
         self._hostflags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
         if protocol == _PROTOCOL_TLS_CLIENT:
             self._check_hostname = True
@@ -311,28 +289,6 @@ cdef class SSLContext:
         """The ``protocol`` given to the constructor, as an ``ssl._SSLMethod``
         (``PROTOCOL_TLS_CLIENT``...); read-only, as in the stdlib."""
         return self._protocol
-
-    @property
-    def sslsocket_class(self):
-        """The class ``wrap_socket`` instantiates (through its ``_create``
-        class method): ``SSLSocket`` unless set to a subclass of it, as
-        ``ssl.SSLContext.sslsocket_class``."""
-        return self._sslsocket_class
-
-    @sslsocket_class.setter
-    def sslsocket_class(self, value):
-        self._sslsocket_class = value
-
-    @property
-    def sslobject_class(self):
-        """The class ``wrap_bio`` instantiates (through its ``_create``
-        class method): ``SSLObject`` unless set to a subclass of it, as
-        ``ssl.SSLContext.sslobject_class``."""
-        return self._sslobject_class
-
-    @sslobject_class.setter
-    def sslobject_class(self, value):
-        self._sslobject_class = value
 
     # ------------------------------------------------------------------
     # verification settings
@@ -981,46 +937,18 @@ cdef class SSLContext:
             "cache_full": SSL_CTX_sess_cache_full(c),
         }
 
-    # ------------------------------------------------------------------
-    # wrapping
-
-    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
-                    suppress_ragged_eofs=True, server_hostname=None, session=None):
-        """Wrap a connected or unconnected ``SOCK_STREAM`` socket; returns an
-        ``SSLSocket`` (``self.sslsocket_class``) that takes over the socket's
-        file descriptor (``sock`` is detached).
-
-        ``server_hostname`` (``str``, IDNA-encoded as the stdlib does) sets SNI
-        and the name checked when ``check_hostname`` is on; ``session`` (an
-        ``SSLSession``) asks to resume.  Mirrors ``ssl.SSLContext.wrap_socket``;
-        raises ``ValueError`` for contradictory arguments (server side with a
-        host name or session, ``check_hostname`` without a host name),
-        ``NotImplementedError`` for non-stream sockets and what the handshake
-        raises when ``do_handshake_on_connect`` and the socket is connected.
-        """
-        self._checked()
-        return self._sslsocket_class._create(
-            sock=sock, server_side=server_side,
-            do_handshake_on_connect=do_handshake_on_connect,
-            suppress_ragged_eofs=suppress_ragged_eofs,
-            server_hostname=server_hostname, context=self, session=session)
-
-    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
-                 session=None):
-        """Return an ``SSLObject`` (``self.sslobject_class``) reading ciphertext
-        from ``incoming`` and writing it to ``outgoing``: tlsfast ``MemoryBIO``
-        objects (zero-copy path) or any object with ``MemoryBIO``'s methods,
-        such as the stdlib's ``ssl.MemoryBIO``.  Mirrors
-        ``ssl.SSLContext.wrap_bio``; raises ``ValueError`` like ``wrap_socket``
-        and ``TypeError`` when a BIO lacks ``read``/``write``/``write_eof``."""
-        self._checked()
-        return self._sslobject_class._create(
-            incoming, outgoing, server_side=server_side,
-            server_hostname=server_hostname, session=session, context=self)
-
     def _encode_hostname(self, hostname):
         if hostname is None:
             return None
         if isinstance(hostname, str):
             return hostname.encode("idna").decode("ascii")
         return hostname.decode("ascii")
+
+
+cdef _SSLContext _core_of(object context):
+    """The engine context behind a tlsfast ``SSLContext`` (``_sslcontext.pxi``);
+    ``TypeError`` for anything else (a stdlib ``ssl.SSLContext`` included:
+    tlsfast cannot drive the stdlib's ``SSL_CTX*``)."""
+    if isinstance(context, SSLContext):
+        return <_SSLContext>(context._core)
+    raise TypeError(f"The value must be a tlsfast SSLContext, not {type(context).__name__}")

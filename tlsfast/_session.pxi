@@ -12,7 +12,7 @@ cdef class SSLSession:
     constructor (``TypeError``); not picklable (``TypeError``).
     """
     cdef SSL_SESSION *session
-    cdef SSLContext ctx
+    cdef _SSLContext ctx
 
     def __cinit__(self, *args, **kwargs):
         if not args or args[0] is not _CREATE_TOKEN:
@@ -28,7 +28,7 @@ cdef class SSLSession:
             SSL_SESSION_free(self.session)
 
     @staticmethod
-    cdef SSLSession _wrap(SSL_SESSION *session, SSLContext ctx):
+    cdef SSLSession _wrap(SSL_SESSION *session, _SSLContext ctx):
         # takes ownership of one reference to ``session``
         cdef SSLSession self = SSLSession.__new__(SSLSession, _CREATE_TOKEN)
         self.session = session

@@ -1,8 +1,16 @@
 # SSLObject: memory-BIO mode (``ssl.SSLObject``).  The engine itself, with
 # its SSL* reading the incoming BIO and writing the outgoing one; no socket,
 # no waiting -- every would-block is reported at once.
+#
+# ``SSLObject`` is a Python class deriving from the compiled ``_SSLObject``
+# and from the stdlib's ``ssl.SSLObject``, so ``isinstance(obj,
+# ssl.SSLObject)`` holds.  The stdlib class adds no C layout (only
+# ``__dict__``), and the compiled base comes first in the MRO: every method
+# and property is the compiled one (the same method descriptors, the same
+# per-call cost); tests/test_api.py checks that no name falls through to the
+# stdlib's implementation.
 
-cdef class SSLObject(_SSLConnection):
+cdef class _SSLObject(_SSLConnection):
     """A TLS connection over two memory BIOs: ``ssl.SSLObject``, made by
     ``SSLContext.wrap_bio(incoming, outgoing)``.
 
@@ -21,8 +29,8 @@ cdef class SSLObject(_SSLConnection):
     @classmethod
     def _create(cls, incoming, outgoing, server_side=False, server_hostname=None,
                 session=None, context=None):
-        cdef SSLObject self = cls.__new__(cls, _CREATE_TOKEN)
-        _check_wrap_args((<SSLContext>context)._check_hostname, server_side, server_hostname,
+        cdef _SSLObject self = cls.__new__(cls, _CREATE_TOKEN)
+        _check_wrap_args(_core_of(context)._check_hostname, server_side, server_hostname,
                          sslobject=True)
         self._init_ssl(context, server_side, context._encode_hostname(server_hostname))
         self._attach_bios(incoming, outgoing, session)
@@ -46,3 +54,8 @@ cdef class SSLObject(_SSLConnection):
 
     def __reduce__(self):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
+
+
+class SSLObject(_SSLObject, _StdlibSSLObject):
+    __doc__ = _SSLObject.__doc__
+    __slots__ = ()

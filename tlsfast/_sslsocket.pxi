@@ -1,7 +1,10 @@
 # SSLSocket: the socket.socket subclass users hold (``ssl.SSLSocket``).
 #
 # A plain Python class (compiled by Cython) because it must inherit from
-# ``socket.socket``.  While connected it owns ``self._sslobj``, the
+# ``socket.socket`` -- through the stdlib's ``ssl.SSLSocket``, so that
+# libraries checking ``isinstance(sock, ssl.SSLSocket)`` take it; every name
+# ``ssl.SSLSocket`` defines is defined again here (tests/test_api.py checks
+# that none falls through), the plain socket's are inherited.  While connected it owns ``self._sslobj``, the
 # ``_SSLConnection`` engine, and hands every byte to it; without one (not yet
 # connected, unwrapped, closed) it behaves as the plain socket it wraps.
 
@@ -40,7 +43,7 @@ cdef object _engine_lookup(object sock):
 # a Python class: its methods are cyfunctions, which show a "clinic"
 # signature line in __doc__ as text; keep the plain one there
 @cython.embedsignature.format("c")
-class SSLSocket(_StdlibSocket):
+class SSLSocket(_StdlibSSLSocket):
     """A TLS connection over a stream socket: ``ssl.SSLSocket``, made by
     ``SSLContext.wrap_socket``.
 
@@ -67,8 +70,7 @@ class SSLSocket(_StdlibSocket):
     # indexed load, a dict entry a hash lookup) and idle connections are
     # smaller; ``__dict__`` stays for users' own attributes
     __slots__ = ("_sslobj", "_context", "_session", "_connected", "server_side",
-                 "server_hostname", "do_handshake_on_connect", "suppress_ragged_eofs",
-                 "__dict__")
+                 "server_hostname", "do_handshake_on_connect", "suppress_ragged_eofs")
 
     def __init__(self, *args, **kwargs):
         raise TypeError(
@@ -81,7 +83,8 @@ class SSLSocket(_StdlibSocket):
                 session=None):
         if sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
             raise NotImplementedError("only stream sockets are supported")
-        _check_wrap_args(context.check_hostname, server_side, server_hostname, session)
+        _check_wrap_args(_core_of(context)._check_hostname, server_side, server_hostname,
+                         session)
         kwargs = dict(family=sock.family, type=sock.type, proto=sock.proto, fileno=sock.fileno())
         self = cls.__new__(cls, **kwargs)
         _socket_socket.__init__(self, **kwargs)
@@ -129,13 +132,14 @@ class SSLSocket(_StdlibSocket):
     def context(self):
         """The ``SSLContext``; assigning another switches the connection to
         it (``SSL_set_SSL_CTX``, e.g. from an ``sni_callback``).  Assigning
-        anything but a tlsfast ``SSLContext`` raises ``TypeError`` (before
-        the socket is connected the value is only stored, and ``connect``
-        raises)."""
+        anything but a tlsfast ``SSLContext`` raises ``TypeError``, also
+        before the socket is connected (the stdlib fails there with
+        ``AttributeError``)."""
         return self._context
 
     @context.setter
     def context(self, ctx):
+        _core_of(ctx)
         if self._sslobj is not None:
             self._sslobj.context = ctx
         self._context = ctx
@@ -146,15 +150,17 @@ class SSLSocket(_StdlibSocket):
         None without a TLS layer.  Assign one on a client before the
         handshake to resume it (``SSL_set_session``).  Assigning raises
         ``TypeError`` for a non-``SSLSession``, ``ValueError`` on a server
-        side, after the handshake or for a session of another context
-        (before the socket is connected the value is only stored, and
-        ``connect`` raises)."""
+        side, after the handshake or for a session of another context --
+        also before the socket is connected (where the stdlib only stores
+        the value and its ``connect`` raises); None clears it there."""
         if self._sslobj is not None:
             return self._sslobj.session
         return None
 
     @session.setter
     def session(self, session):
+        if self._sslobj is None and session is not None:
+            _check_session(session, self.server_side, _core_of(self._context))
         self._session = session
         if self._sslobj is not None:
             self._sslobj.session = session

@@ -24,6 +24,12 @@ cdef object _VerifyMode = _ssl.VerifyMode
 cdef object _VerifyFlags = _ssl.VerifyFlags
 cdef object _Purpose = _ssl.Purpose
 
+# ssl: the classes tlsfast's public ones derive from (isinstance checks of
+# libraries), the stdlib's own even when gevent/eventlet patched the module
+_StdlibSSLContext = _stdlib_original(_ssl, "SSLContext")
+_StdlibSSLSocket = _stdlib_original(_ssl, "SSLSocket")
+_StdlibSSLObject = _stdlib_original(_ssl, "SSLObject")
+
 # socket: the real socket.socket, even when gevent/eventlet patched the module
 _StdlibSocket = _stdlib_original(socket, "socket")
 cdef object _socket_socket = _StdlibSocket

@@ -63,7 +63,7 @@ cdef extern from *:
     void _clear_errno "tlsfast_clear_errno" () nogil
 
 cdef class _SSLConnection
-cdef class SSLContext
+cdef class _SSLContext
 
 cdef object _CREATE_TOKEN = object()   # only our factories make engines and sessions
 
@@ -76,6 +76,7 @@ include "_membio.pxi"
 include "_connection.pxi"
 include "_sslobject.pxi"
 include "_sslsocket.pxi"
+include "_sslcontext.pxi"
 
 
 # --- module-level values -----------------------------------------------------

@@ -506,6 +506,41 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         self._tlsfast_done = False          # the handshake completed once
         return self
 
+    # -- context and session: checked when assigned, also before connect() -----
+    @property
+    def context(self):
+        """The ``SSLContext``; assigning another switches the connection to
+        it (e.g. from an ``sni_callback``).  Assigning anything but an
+        ``SSLContext`` raises ``TypeError``, also before the socket is
+        connected (the stdlib fails there with ``AttributeError``)."""
+        return self._context
+
+    @context.setter
+    def context(self, ctx):
+        if not isinstance(ctx, SSLContext):
+            raise TypeError(f"The value must be a tlsfast SSLContext, not {type(ctx).__name__}")
+        if self._sslobj is not None:
+            self._sslobj.context = ctx
+        self._context = ctx
+
+    @property
+    def session(self):
+        """The ``SSLSession`` of this connection, or None without a TLS
+        layer.  Assigning raises ``TypeError`` for a non-``SSLSession`` and
+        ``ValueError`` on a server side -- also before the socket is
+        connected, where the stdlib only stores the value (a session of
+        another context is refused at ``connect()`` there)."""
+        return _StdlibSSLSocket.session.__get__(self)
+
+    @session.setter
+    def session(self, session):
+        if self._sslobj is None and session is not None:
+            if not isinstance(session, _ssl.SSLSession):
+                raise TypeError("Value is not a SSLSession.")
+            if self.server_side:
+                raise ValueError("Cannot set session for server-side SSLSocket.")
+        _StdlibSSLSocket.session.__set__(self, session)
+
     # -- the user's timeout ----------------------------------------------------
     def settimeout(self, value):
         """``socket.settimeout``: ``None`` (blocking), 0.0 (non-blocking) or
