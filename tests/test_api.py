@@ -305,8 +305,9 @@ EXTENSIONS = {
 #: names of ssl.py that are its own imports, not API
 NOT_API = {"SOCK_STREAM", "SOL_SOCKET", "SO_TYPE", "base64", "create_connection", "errno",
            "namedtuple", "os", "socket", "socket_error", "sys", "warnings"}
-#: tlsfast's own module-level names (docs/nonblocking.rst)
-MODULE_EXTENSIONS = {"WANT_READ", "WANT_WRITE", "EVENTS_FOR_CODE"}
+#: tlsfast's own module-level names (docs/nonblocking.rst, docs/porting.rst)
+MODULE_EXTENSIONS = {"WANT_READ", "WANT_WRITE", "EVENTS_FOR_CODE",
+                     "inject_into_ssl", "extract_from_ssl"}   # docs/porting.rst
 
 
 def _public(obj):

@@ -57,9 +57,25 @@ else:
 globals().update({name: getattr(_impl, name) for name in _IMPL_NAMES})
 
 from ._helpers import get_protocol_name, get_server_certificate  # noqa: E402
+from ._inject import extract_from_ssl, inject_into_ssl  # noqa: E402
 
 __all__ = list(_common_all) + list(_IMPL_NAMES) + [
-    "get_server_certificate", "get_protocol_name", "__impl__"]
+    "get_server_certificate", "get_protocol_name", "inject_into_ssl", "extract_from_ssl",
+    "__impl__"]
+
+
+# ssl.py's private helpers that other stdlib modules call (http.client,
+# urllib.request, smtplib, imaplib, ftplib, poplib), so that
+# ``sys.modules["ssl"] = tlsfast`` serves them too
+def _create_unverified_context(protocol=None, **kwargs):
+    """``ssl._create_unverified_context`` making a tlsfast ``SSLContext``
+    (``tlsfast._helpers.create_unverified_context`` has the details)."""
+    from ._helpers import create_unverified_context
+    return create_unverified_context(SSLContext, protocol, **kwargs)  # noqa: F405
+
+
+_create_stdlib_context = _create_unverified_context
+_create_default_https_context = create_default_context  # noqa: F405
 
 # what the stdlib removed in 3.12, where the running one still has it
 if hasattr(_stdlib_ssl, "wrap_socket"):

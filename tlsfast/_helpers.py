@@ -114,6 +114,19 @@ def get_server_certificate(addr, ssl_version=None, ca_certs=None, timeout=None):
     return tlsfast.DER_cert_to_PEM_cert(dercert)
 
 
+def _finish_context(context, purpose, cafile, capath, cadata):
+    """The common end of the stdlib's context factories: the given CA
+    locations, else the default ones when verifying; ``SSLKEYLOGFILE``."""
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    elif context.verify_mode != _ssl.CERT_NONE:
+        context.load_default_certs(purpose)
+    keylogfile = os.environ.get("SSLKEYLOGFILE")
+    if keylogfile and not sys.flags.ignore_environment:
+        context.keylog_filename = keylogfile
+    return context
+
+
 def create_default_context(context_class, purpose, cafile=None, capath=None, cadata=None):
     """``ssl.create_default_context`` over ``context_class`` (either
     implementation's ``SSLContext``); the logic of the running Python's
@@ -131,14 +144,39 @@ def create_default_context(context_class, purpose, cafile=None, capath=None, cad
         raise ValueError(purpose)
     if DEFAULT_CONTEXT_VERIFY_FLAGS:
         context.verify_flags |= DEFAULT_CONTEXT_VERIFY_FLAGS
-    if cafile or capath or cadata:
-        context.load_verify_locations(cafile, capath, cadata)
-    elif context.verify_mode != _ssl.CERT_NONE:
-        context.load_default_certs(purpose)
-    keylogfile = os.environ.get("SSLKEYLOGFILE")
-    if keylogfile and not sys.flags.ignore_environment:
-        context.keylog_filename = keylogfile
-    return context
+    return _finish_context(context, purpose, cafile, capath, cadata)
+
+
+def create_unverified_context(context_class, protocol=None, *, cert_reqs=_ssl.CERT_NONE,
+                               check_hostname=False, purpose=_ssl.Purpose.SERVER_AUTH,
+                               certfile=None, keyfile=None, cafile=None, capath=None,
+                               cadata=None):
+    """``ssl._create_unverified_context`` (alias ``_create_stdlib_context``,
+    what smtplib, imaplib, ftplib and poplib call) over ``context_class``:
+    the stdlib's logic, once.  Raises ``TypeError`` / ``ValueError`` for a
+    bad ``purpose``, ``ValueError`` for a ``keyfile`` without ``certfile``,
+    and what the context's loaders raise."""
+    if not isinstance(purpose, ASN1Object):
+        raise TypeError(purpose)
+    if purpose == _ssl.Purpose.SERVER_AUTH:
+        if protocol is None:
+            protocol = _ssl.PROTOCOL_TLS_CLIENT
+    elif purpose == _ssl.Purpose.CLIENT_AUTH:
+        if protocol is None:
+            protocol = _ssl.PROTOCOL_TLS_SERVER
+    else:
+        raise ValueError(purpose)
+    context = context_class(protocol)
+    context.check_hostname = check_hostname
+    if cert_reqs is not None:
+        context.verify_mode = cert_reqs
+    if check_hostname:
+        context.check_hostname = True
+    if keyfile and not certfile:
+        raise ValueError("certfile must be specified")
+    if certfile or keyfile:
+        context.load_cert_chain(certfile, keyfile)
+    return _finish_context(context, purpose, cafile, capath, cadata)
 
 
 #: ``ssl.get_protocol_name``: a pure function of a ``PROTOCOL_*`` constant
