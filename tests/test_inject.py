@@ -46,12 +46,12 @@ SERVER = textwrap.dedent("""
         return type(obj).__module__.startswith("tlsfast")
 
     async def fetch():
-        """GET / through asyncio with ssl=True: asyncio's default context."""
+        # GET / through asyncio with ssl=True: asyncio's default context
         import asyncio
         port = int(URL.rsplit(":", 1)[1].strip("/"))
         reader, writer = await asyncio.open_connection("localhost", port, ssl=True)
         assert is_tlsfast(writer.get_extra_info("ssl_object"))
-        writer.write(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        writer.write(b"GET / HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n")
         data = await reader.read()
         writer.close()
         return data
