@@ -13,29 +13,30 @@
 #                               the GIL until the deadline, then call again
 #   anything else            -> the exception from ``_errors.pxi``'s table.
 #
-# Call map: what each layer of one operation adds, outermost first.
+# Call map: what each layer of one operation adds, outermost first.  Every
+# layer is an ``_io_*`` method; ``_ssl_call`` is the one C-level function.
 #
-#   _io(op, buf, n, raise_want)      picks the route by transport
-#   |-- _io_waiting                  blocking / timeout socket: the deadline,
-#   |                                and turns (_claim_turn: one writer at a
-#   |                                time; nobody else while a thread drives
-#   |                                an unfinished handshake)
-#   `-- _io_once                     picks the route by operation
-#       |-- _nonblocking             hot path: a read, or a write that keeps
-#       |                            the GIL, non-blocking, nobody inside: one
-#       |                            call, no loop (_not_done: its failure)
-#       `-- _io_loop                 the general case: the GIL policy
-#                                    (release for handshakes, shutdowns, big
-#                                    writes), partial writes, waits (_wait:
-#                                    poll() without the GIL), retries
+#   _io(op, buf, n, raise_want)   picks the route by transport
+#   |-- _io_blocking              blocking / timeout socket: the deadline, and
+#   |                             turns (_claim_turn: one writer at a time;
+#   |                             nobody else while a thread drives an
+#   |                             unfinished handshake)
+#   `-- _io_attempt               picks the route by operation
+#       |-- _io_fast              hot path: a read, or a write that keeps the
+#       |                         GIL, non-blocking, nobody inside: one call,
+#       |                         no loop (_io_fast_failed: its failure)
+#       `-- _io_loop              the general case: the GIL policy (release for
+#                                 handshakes, shutdowns, big writes), partial
+#                                 writes, waits (_wait: poll() without the
+#                                 GIL), retries
 #           both call ->
-#           _call                    the busy flag (no two threads inside the
-#                                    SSL*), GIL released or kept
-#           `-- _ssl_call            the SSL_* call itself: clean error queue
-#                                    before, SSL_get_error and errno after
-#   _outcome                         the verdict on a failed call: want code
-#                                    or SSLWant*Error, 0 at EOF, else
-#                                    _exception_for (_errors.pxi)
+#           _io_call              the busy flag (no two threads inside the
+#                                 SSL*), GIL released or kept
+#           `-- _ssl_call         the SSL_* call itself: clean error queue
+#                                 before, SSL_get_error and errno after
+#   _io_outcome                   the verdict on a failed call: want code or
+#                                 SSLWant*Error, 0 at EOF, else _exception_for
+#                                 (_errors.pxi)
 #
 # GIL policy: the GIL is kept for every read (one SSL_read_ex decrypts at
 # most one 16 KiB record, less work than releasing and re-taking the GIL) and
@@ -390,11 +391,11 @@ cdef class _SSLConnection:
     @cython.final
     cdef inline Py_ssize_t _io(self, int op, char *buf, size_t n, bint raise_want) except -100:
         if self.fd < 0 or self.timeout == 0 or self.ssl == NULL:
-            return self._io_once(op, buf, n, raise_want)
-        return self._io_waiting(op, buf, n, raise_want)
+            return self._io_attempt(op, buf, n, raise_want)
+        return self._io_blocking(op, buf, n, raise_want)
 
     @cython.final
-    cdef Py_ssize_t _io_waiting(self, int op, char *buf, size_t n, bint raise_want) except -100:
+    cdef Py_ssize_t _io_blocking(self, int op, char *buf, size_t n, bint raise_want) except -100:
         """``_io`` on a blocking socket or one with a timeout."""
         cdef double deadline = -1.0
         cdef unsigned long me
@@ -414,7 +415,7 @@ cdef class _SSLConnection:
             if op == OP_WRITE or op == OP_SHUTDOWN:
                 self._claim_turn(WRITER_TURN, deadline, op)
                 own_write = True
-            return self._io_once(op, buf, n, raise_want)
+            return self._io_attempt(op, buf, n, raise_want)
         finally:
             if own_write:
                 self.writer = 0
@@ -422,7 +423,7 @@ cdef class _SSLConnection:
                 self.handshaker = 0
 
     @cython.final
-    cdef inline Py_ssize_t _io_once(self, int op, char *buf, size_t n, bint raise_want) except -100:
+    cdef inline Py_ssize_t _io_attempt(self, int op, char *buf, size_t n, bint raise_want) except -100:
         """Run ``op`` to completion as the socket's timeout allows.
 
         Returns READ/PEEK: bytes read (0 = EOF); WRITE: bytes written (all of
@@ -432,12 +433,12 @@ cdef class _SSLConnection:
         if self.timeout == 0 and not self.busy and self.ssl != NULL and (
                 op == OP_READ or op == OP_PEEK or
                 (op == OP_WRITE and (self.fd < 0 or n < GIL_RELEASE_BYTES))):
-            return self._nonblocking(op, buf, n, raise_want)
+            return self._io_fast(op, buf, n, raise_want)
         return self._io_loop(op, buf, n, raise_want,
                              _monotonic() + self.timeout if self.timeout > 0 else -1.0, 0)
 
     @cython.final
-    cdef inline int _call(self, SSL *ssl, int op, char *buf, size_t n, bint release,
+    cdef inline int _io_call(self, SSL *ssl, int op, char *buf, size_t n, bint release,
                           size_t *done, int *saved_errno, int *retval) noexcept:
         """One ``_ssl_call`` with the busy flag up (the caller made sure no
         other thread is inside), without the GIL when ``release``; a thread
@@ -457,9 +458,9 @@ cdef class _SSLConnection:
         return err
 
     @cython.final
-    cdef inline Py_ssize_t _nonblocking(self, int op, char *buf, size_t n,
+    cdef inline Py_ssize_t _io_fast(self, int op, char *buf, size_t n,
                                         bint raise_want) except -100:
-        """The fast path of ``_io_once``: a read, or a write that keeps the
+        """The fast path of ``_io_attempt``: a read, or a write that keeps the
         GIL (``_io_loop``'s ``release`` false), on a non-blocking transport
         (any memory-BIO one) with nobody else inside this SSL*.  The same
         steps as one turn of ``_io_loop``, which such a call cannot need more
@@ -468,21 +469,21 @@ cdef class _SSLConnection:
         goes on in ``_io_loop`` from what was taken."""
         cdef int err, saved_errno = 0, ret = 0
         cdef size_t done = 0
-        err = self._call(self.ssl, op, buf, n, False, &done, &saved_errno, &ret)
+        err = self._io_call(self.ssl, op, buf, n, False, &done, &saved_errno, &ret)
         if err == SSL_ERROR_NONE:
             if op == OP_WRITE and done < n:
                 return self._io_loop(op, buf, n, raise_want, -1.0, done)
             self.wanted = 0
             return <Py_ssize_t>done
-        return self._not_done(op, buf, n, raise_want, err, ret, saved_errno)
+        return self._io_fast_failed(op, buf, n, raise_want, err, ret, saved_errno)
 
     @cython.final
-    cdef Py_ssize_t _not_done(self, int op, char *buf, size_t n, bint raise_want,
+    cdef Py_ssize_t _io_fast_failed(self, int op, char *buf, size_t n, bint raise_want,
                               int err, int ret, int saved_errno) except -100:
-        """``_nonblocking``'s failed call (out of line: the hot path stays
+        """``_io_fast``'s failed call (out of line: the hot path stays
         small enough to inline)."""
         if self.timeout == 0 or (err != SSL_ERROR_WANT_READ and err != SSL_ERROR_WANT_WRITE):
-            return self._outcome(op, err, ret, saved_errno, raise_want)
+            return self._io_outcome(op, err, ret, saved_errno, raise_want)
         # A callback made the socket blocking meanwhile: wait as _io_loop
         # would, with the deadline of the timeout on entry (none), then go on.
         self._wait(_WANT_READ if err == SSL_ERROR_WANT_READ else _WANT_WRITE, -1.0, op)
@@ -491,10 +492,10 @@ cdef class _SSLConnection:
     @cython.final
     cdef Py_ssize_t _io_loop(self, int op, char *buf, size_t n, bint raise_want,
                              double deadline, size_t total) except -100:
-        """``_io_once``'s general case; ``deadline``: monotonic seconds or
-        < 0 for none, from the timeout when ``_io_once`` was entered;
+        """``_io_attempt``'s general case; ``deadline``: monotonic seconds or
+        < 0 for none, from the timeout when ``_io_attempt`` was entered;
         ``total``: bytes of a write already taken (0 but after a partial
-        write in ``_nonblocking``)."""
+        write in ``_io_fast``)."""
         cdef int err, code, saved_errno = 0, ret = 0
         cdef char *p
         cdef size_t done = 0
@@ -513,7 +514,7 @@ cdef class _SSLConnection:
                 self._wait_not_busy()
             # (handshake and shutdown pass buf == NULL: no arithmetic on it)
             p = buf + total if buf != NULL else NULL
-            err = self._call(ssl, op, p, n - total, release, &done, &saved_errno, &ret)
+            err = self._io_call(ssl, op, p, n - total, release, &done, &saved_errno, &ret)
             if err == SSL_ERROR_NONE:
                 if op == OP_WRITE:
                     total += done
@@ -537,10 +538,10 @@ cdef class _SSLConnection:
                     return <Py_ssize_t>total
                 self._wait(code, deadline, op)
                 continue
-            return self._outcome(op, err, ret, saved_errno, raise_want)
+            return self._io_outcome(op, err, ret, saved_errno, raise_want)
 
     @cython.final
-    cdef Py_ssize_t _outcome(self, int op, int err, int ret, int saved_errno,
+    cdef Py_ssize_t _io_outcome(self, int op, int err, int ret, int saved_errno,
                              bint raise_want) except -100:
         """What a failed call that moved nothing and will not wait (the
         transport is non-blocking, or ``err`` is no want-*) returns or raises:

@@ -2,7 +2,7 @@
 # PySSL_SetError / fill_and_set_sslerror and pyOpenSSL's _raise_ssl_error).
 #
 # ``_exception_for(ssl, ssl_err, ret, saved_errno, hostname, has_socket)`` is
-# called (by the engine's ``_outcome``) right after a failed SSL_* call with
+# called (by the engine's ``_io_outcome``) right after a failed SSL_* call with
 # SSL_get_error()'s value and the errno read at once.
 # Every exception is one of the stdlib's classes, with ``args == (code, msg)``
 # (code = ``ssl.SSL_ERROR_*``) and ``library`` / ``reason`` set as the stdlib
