@@ -6,7 +6,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
-EXT_SRC := tlsfast/_tls_c.pyx $(wildcard tlsfast/*.pxi) tlsfast/_openssl.pxd tlsfast/_slot_cache.h setup.py
+EXT_SRC := tlsfast/_tls_c.pyx $(wildcard tlsfast/*.pxi) $(wildcard tlsfast/*.pxd) tlsfast/_slot_cache.h setup.py
 EXT := $(shell $(PY) -c "import sysconfig; print('tlsfast/_tls_c' + sysconfig.get_config_var('EXT_SUFFIX'))")
 PYTEST_ARGS ?=
 

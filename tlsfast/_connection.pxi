@@ -176,32 +176,6 @@ cdef int _check_session(object session, bint server_side, _SSLContext ctx) excep
 cdef class _SSLConnection:
     """The ``SSL*`` behind one ``SSLSocket`` (the stdlib's ``_ssl._SSLSocket``),
     and the base of ``SSLObject`` (memory-BIO mode, ``fd == -1``)."""
-    cdef SSL *ssl
-    cdef int fd
-    cdef _SSLContext ctx          # the core of ``_context``: its SSL_CTX* is SSL_get_SSL_CTX's
-    cdef object _context          # the public SSLContext now in use (``context`` property)
-    cdef object _initial_context  # the one first wrapped: its core's address is the
-                                  # SNI callback's argument, keep it alive
-    cdef object _owner            # weakref.ref to the SSLSocket
-    cdef double timeout           # seconds; < 0 blocking, 0 non-blocking
-    cdef readonly bint server_side
-    """True for the server end of the connection (read-only)."""
-    cdef public bint suppress_ragged_eofs
-    """When true, an EOF of the transport without close_notify (ragged
-    EOF) reads as end of stream (0 / ``b""``) instead of raising
-    ``ssl.SSLEOFError``.  False by default on an ``SSLObject``; a socket's
-    engine takes ``wrap_socket``'s flag."""
-    cdef readonly object server_hostname
-    """``str`` given as ``server_hostname`` (IDNA A-label form), or None
-    (read-only)."""
-    cdef int wanted               # last fast-path code: 0, _WANT_READ, _WANT_WRITE
-    cdef bint busy                # an SSL_* call is in progress
-    cdef unsigned long busy_thread
-    cdef int shutdown_zeros
-    cdef unsigned long writer       # thread owning the write side (0: none)
-    cdef unsigned long handshaker   # thread driving the handshake (0: none)
-    cdef object _incoming, _outgoing   # BIO mode: keep the Python BIO objects alive
-
     def __cinit__(self, *args, **kwargs):
         # only SSLContext.wrap_socket / wrap_bio make these: an object from a
         # bare __new__ would hand a NULL SSL* to OpenSSL

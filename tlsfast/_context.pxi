@@ -29,10 +29,6 @@ cdef dict _PINNED_PROTOCOLS = {
 
 cdef class _PasswordInfo:
     """Carries ``load_cert_chain``'s password into the C callback."""
-    cdef object password       # bytes, or a callable
-    cdef object error          # exception raised inside the callback
-    cdef int size_error
-
     def __cinit__(self, password):
         self.password = password
         self.error = None
@@ -143,11 +139,6 @@ cdef unsigned int _psk_server_cb(SSL *s, const char *identity, unsigned char *ps
     return <unsigned int>key.shape[0]
 
 
-cdef struct _AlpnConfig:
-    const unsigned char *wire     # points into SSLContext._alpn_protocols
-    unsigned int len
-
-
 cdef int _alpn_select_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
                          const unsigned char *inp, unsigned int inlen, void *arg) noexcept nogil:
     # server side ALPN: our preference order first, as the stdlib does
@@ -179,20 +170,6 @@ cdef class _SSLContext:
     forwards every public name to it; the engine (``_connection.pxi``) reads
     the fields below directly.
     """
-    cdef SSL_CTX *ctx
-    cdef object _protocol
-    cdef bint _check_hostname
-    cdef bint _post_handshake_auth
-    cdef unsigned int _hostflags
-    cdef object _sni_callback
-    cdef object _psk_client_callback
-    cdef object _psk_server_callback
-    cdef object _keylog_filename
-    cdef object _keylog_file
-    cdef bytes _alpn_protocols
-    cdef _AlpnConfig alpn
-    cdef object _public          # weakref.ref to the SSLContext holding this core
-
     def __cinit__(self, *args, **kwargs):
         self.ctx = NULL
 

@@ -8,16 +8,12 @@
 # Adapter path: the SSL* reads and writes through Python calls on the foreign
 # object (one bytes object per call); correct, not the fast path.
 
-@cython.final
 cdef class MemoryBIO:
     """An in-memory byte FIFO for TLS records: ``ssl.MemoryBIO``.
 
     Wraps an OpenSSL memory BIO (``BIO_s_mem``).  Used in pairs with
     ``SSLContext.wrap_bio(incoming, outgoing)``.
     """
-    cdef BIO *bio
-    cdef bint eof_written
-
     def __cinit__(self):
         ERR_clear_error()
         self.bio = BIO_new(BIO_s_mem())

@@ -1,6 +1,5 @@
 # SSLSession: a reference to an OpenSSL SSL_SESSION, for resumption.
 
-@cython.final
 cdef class SSLSession:
     """A TLS session (``ssl.SSLSession``), from ``SSLSocket.session``.
 
@@ -11,9 +10,6 @@ cdef class SSLSession:
     Sessions compare equal and hash by ``id``, as the stdlib's.  No public
     constructor (``TypeError``); not picklable (``TypeError``).
     """
-    cdef SSL_SESSION *session
-    cdef _SSLContext ctx
-
     def __cinit__(self, *args, **kwargs):
         if not args or args[0] is not _CREATE_TOKEN:
             raise TypeError("SSLSession does not have a public constructor. "

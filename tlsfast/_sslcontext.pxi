@@ -22,8 +22,6 @@
 cdef class _Absent:
     """A stdlib ``ssl.SSLContext`` name tlsfast does not have: reading or
     assigning it on an instance raises ``AttributeError``."""
-    cdef object name
-
     def __init__(self, name):
         self.name = name
 

@@ -62,9 +62,6 @@ cdef extern from *:
     """
     void _clear_errno "tlsfast_clear_errno" () nogil
 
-cdef class _SSLConnection
-cdef class _SSLContext
-
 cdef object _CREATE_TOKEN = object()   # only our factories make engines and sessions
 
 include "_stdlib.pxi"

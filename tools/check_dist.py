@@ -38,7 +38,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 WHEEL_FORBIDDEN = re.compile(r"(\.c|\.pyx|\.pxi|\.pxd|\.h)$|(^|/)tests?/")
 SDIST_REQUIRED = ("setup.py", "pyproject.toml", "README.md", "LICENSE", "tlsfast/__init__.py",
-                  "tlsfast/_tls_c.pyx", "tlsfast/_openssl.pxd", "tlsfast/_connection.pxi",
+                  "tlsfast/_tls_c.pyx", "tlsfast/_tls_c.pxd", "tlsfast/_openssl.pxd",
+                  "tlsfast/_connection.pxi",
                   "tlsfast/_slot_cache.h", "tlsfast/_tls_py.py")
 SDIST_FORBIDDEN = re.compile(r"(_tls_c\.c|_error_codes\.h|\.so|\.pyc)$")
 
