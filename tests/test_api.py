@@ -6,6 +6,7 @@ import inspect
 import os
 import socket
 import ssl
+import warnings
 import subprocess
 import sys
 
@@ -406,3 +407,22 @@ def test_rand_add(impl):
     impl.RAND_add(bytearray(b"x" * 100), 10)
     with pytest.raises(TypeError):
         impl.RAND_add(42, 1.0)
+
+
+@pytest.mark.parametrize("attr", ["verify_flags", "options"])
+@pytest.mark.parametrize("value", [-1, -2, 2**63, 2**64, 2**64 + 5, -2**63 - 1])
+def test_integer_settings_take_what_the_running_ssl_takes(impl, attr, value):
+    """``verify_flags`` wraps any integer modulo 2**64 (-1: every flag);
+    ``options`` takes a C long before 3.12, an unsigned 64-bit int from
+    3.12: the same values give the same bits, or the same exception type."""
+    def outcome(mod):
+        ctx = mod.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                setattr(ctx, attr, value)
+            except Exception as exc:      # the type is what must match
+                return type(exc)
+        # OpenSSL keeps only the bits it knows: compare what it kept
+        return int(getattr(ctx, attr))
+    assert outcome(impl) == outcome(ssl)

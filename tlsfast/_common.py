@@ -55,6 +55,10 @@ SYSCALL_ERRNO_RAISES = _sys.version_info < (3, 10) or _sys.version_info >= (3, 1
 #: function you should not call")
 CHECK_CONTEXT_SIDE = _sys.version_info >= (3, 10)
 
+#: SSLContext.options takes a C long before 3.12 (-1 sets every bit), an
+#: unsigned 64-bit int from 3.12 (-1 is an OverflowError)
+OPTIONS_SIGNED = _sys.version_info < (3, 12)
+
 #: 3.13's create_default_context adds these verify flags (RFC 5280 chain
 #: building: stop at the first trust anchor; no workarounds for broken
 #: certificates)

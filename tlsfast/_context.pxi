@@ -1,5 +1,7 @@
 # SSLContext: owns an SSL_CTX*, configured as the stdlib configures its own.
 
+from cpython.long cimport PyLong_AsUnsignedLongMask
+
 cdef extern from *:
     """
     /* SSL_OP_ALL without the one flag the stdlib removes. */
@@ -13,6 +15,7 @@ cdef extern from *:
 cdef bytes _DEFAULT_CIPHERS = DEFAULT_CIPHERS.encode("ascii")
 cdef bint _WARN_DEPRECATED = WARN_DEPRECATED
 cdef bint _CHECK_CONTEXT_SIDE = CHECK_CONTEXT_SIDE
+cdef bint _OPTIONS_SIGNED = OPTIONS_SIGNED
 cdef uint64_t _VERSION_OPTIONS = SSL_OP_IGNORE_UNEXPECTED_EOF if IGNORE_UNEXPECTED_EOF else 0
 
 cdef uint64_t _OP_NO_VERSIONS = (SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1
@@ -333,15 +336,16 @@ cdef class _SSLContext:
     def verify_flags(self):
         """``ssl.VerifyFlags`` of the certificate store (``VERIFY_*`` bits,
         ``X509_VERIFY_PARAM_set_flags`` / ``X509_VERIFY_PARAM_clear_flags``),
-        as ``ssl.SSLContext.verify_flags``.  The setter raises ``TypeError``
-        for a non-integer, ``OverflowError`` for a negative one and
-        ``ssl.SSLError`` if OpenSSL refuses the flags."""
+        as ``ssl.SSLContext.verify_flags``.  The setter takes any integer
+        modulo 2**64, as the stdlib (-1 sets every flag); it raises
+        ``TypeError`` for a non-integer and ``ssl.SSLError`` if OpenSSL
+        refuses the flags."""
         return _VerifyFlags(X509_VERIFY_PARAM_get_flags(SSL_CTX_get0_param(self._checked())))
 
     @verify_flags.setter
     def verify_flags(self, value):
         cdef X509_VERIFY_PARAM *param = SSL_CTX_get0_param(self._checked())
-        cdef unsigned long new = operator.index(value)
+        cdef unsigned long new = PyLong_AsUnsignedLongMask(operator.index(value))
         cdef unsigned long old = X509_VERIFY_PARAM_get_flags(param)
         ERR_clear_error()
         if X509_VERIFY_PARAM_clear_flags(param, old & ~new) != 1 or \
@@ -431,12 +435,22 @@ cdef class _SSLContext:
         ... ``OP_NO_TLSv1_3`` that was not set warns ``DeprecationWarning``
         (use ``minimum_version`` / ``maximum_version``), as the stdlib does.
         Server contexts start with ``OP_NO_RENEGOTIATION`` (see the class).
-        The setter raises ``TypeError`` for a non-integer."""
-        return _Options(SSL_CTX_get_options(self._checked()))
+        The setter raises ``TypeError`` for a non-integer and
+        ``OverflowError`` outside the running Python's range (a C long
+        before 3.12, so -1 sets every bit; an unsigned 64-bit int from
+        3.12)."""
+        cdef uint64_t options = SSL_CTX_get_options(self._checked())
+        if _OPTIONS_SIGNED:     # read back as the C long it was set as
+            return _Options(<long long>options)
+        return _Options(options)
 
     @options.setter
     def options(self, value):
-        cdef uint64_t new = operator.index(value)
+        cdef uint64_t new
+        if _OPTIONS_SIGNED:
+            new = <uint64_t><long long>operator.index(value)
+        else:
+            new = operator.index(value)
         cdef uint64_t old = SSL_CTX_get_options(self._checked())
         if _WARN_DEPRECATED and (new & ~old) & _OP_NO_VERSIONS:
             warnings.warn("ssl.OP_NO_SSL*/ssl.OP_NO_TLS* options are deprecated",

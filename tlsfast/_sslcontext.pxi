@@ -13,24 +13,26 @@
 #     becomes a forwarder to ``self._core`` (_forwarders());
 #   * any other stdlib name (``_wrap_socket``, ``_msg_callback``,
 #     ``_load_windows_store_certs``...) is ``_Absent``: reading it raises
-#     AttributeError, so no call can reach the inert stdlib context.
+#     AttributeError (until an instance attribute of that name is assigned),
+#     so no call can reach the inert stdlib context.
 # tests/test_api.py walks the stdlib classes' names to keep it so.
 #
 # The cost of the inert part: one more SSL_CTX_new per context (about as
 # much time as tlsfast's own context) and its memory; nothing per connection.
 
 cdef class _Absent:
-    """A stdlib ``ssl.SSLContext`` name tlsfast does not have: reading or
-    assigning it on an instance raises ``AttributeError``."""
+    """A stdlib ``ssl.SSLContext`` name tlsfast does not have.  Reading it
+    raises ``AttributeError`` as for any missing attribute; assigning it
+    makes an ordinary instance attribute (a non-data descriptor), as on a
+    class that never had the name -- the stdlib's setter, which would act on
+    the inert stdlib context, is never reached."""
+
     def __init__(self, name):
         self.name = name
 
     def __get__(self, obj, objtype):
         if obj is None:
             return self
-        raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}")
-
-    def __set__(self, obj, value):
         raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}")
 
 

@@ -47,6 +47,7 @@ import weakref
 from tlsfast._common import (HANDSHAKE_TIMEOUT, READ_TIMEOUT, WANT_READ, WANT_WRITE,
                              WRITE_TIMEOUT, DEFAULT_CIPHERS, WARN_DEPRECATED,
                              IGNORE_UNEXPECTED_EOF, CHAIN_AS_DER, CHECK_CONTEXT_SIDE,
+                             OPTIONS_SIGNED,
                              SSLMethod as _SSLMethod, ASN1Object as _ASN1Object,
                              SYSCALL_ERRNO_RAISES as _SYSCALL_ERRNO_RAISES_PY,
                              want_error as _want_error)
