@@ -292,7 +292,8 @@ BEYOND_STDLIB = {"cipher_bits", "client_random", "server_random", "export_keying
 #: extensions; the pure-Python one has the subset its ssl can answer)
 EXTENSIONS = {
     # the compiled context on every version (stdlib: 3.10 / 3.13)
-    "SSLContext": {"security_level", "set_psk_client_callback", "set_psk_server_callback"},
+    "SSLContext": {"security_level", "set_psk_client_callback", "set_psk_server_callback",
+                   "set_session_ticket_keys"},   # docs/beyond-stdlib.rst
     # + instance attributes of ssl.SSLSocket that the compiled class keeps
     # in slots (so they show on the class)
     "SSLSocket": FAST_PATH | BEYOND_STDLIB | {

@@ -154,6 +154,54 @@ cdef int _alpn_select_cb(SSL *s, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK
 
 
+# Session ticket keys (``set_session_ticket_keys``): each key is 80 bytes --
+# a 16-byte name (sent in the ticket, picks the key on the way back), a
+# 32-byte HMAC-SHA256 secret and a 32-byte AES-256-CBC key.  The first key
+# seals new tickets, every key opens tickets; a ticket opened with an older
+# key is renewed with the first.  OpenSSL takes the callback of the context
+# the connection started with (its session context), so the keys are that
+# context's even after an SNI switch.
+DEF _TICKET_KEY_SIZE = 80
+
+cdef char *_SHA256 = b"SHA256"
+
+cdef int _ticket_key_cb(SSL *s, unsigned char *key_name, unsigned char *iv,
+                        EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc) noexcept with gil:
+    cdef _SSLConnection conn = <_SSLConnection>SSL_get_app_data(s)
+    cdef bytes keys = _core_of(conn._initial_context)._ticket_keys
+    cdef const unsigned char *key
+    cdef Py_ssize_t index = 0, count
+    cdef OSSL_PARAM params[3]
+    if keys is None:
+        return -1
+    count = len(keys) // _TICKET_KEY_SIZE
+    if enc:
+        key = <const unsigned char *>(<char *>keys)
+        if c_RAND_bytes(iv, 16) != 1:
+            return -1
+        memcpy(key_name, key, 16)
+    else:
+        while index < count:
+            key = <const unsigned char *>(<char *>keys) + index * _TICKET_KEY_SIZE
+            if memcmp(key_name, key, 16) == 0:
+                break
+            index += 1
+        else:
+            return 0                    # unknown key: a full handshake
+    params[0] = OSSL_PARAM_construct_octet_string(b"key", <void *>(key + 16), 32)
+    params[1] = OSSL_PARAM_construct_utf8_string(b"digest", _SHA256, 0)
+    params[2] = OSSL_PARAM_construct_end()
+    if EVP_MAC_CTX_set_params(hctx, params) != 1:
+        return -1
+    if enc:
+        if EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key + 48, iv) != 1:
+            return -1
+        return 1
+    if EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key + 48, iv) != 1:
+        return -1
+    return 2 if index else 1
+
+
 cdef void _keylog_cb(const SSL *s, const char *line) noexcept with gil:
     cdef _SSLConnection conn = <_SSLConnection>SSL_get_app_data(s)
     keylog = conn.ctx._keylog_file
@@ -907,6 +955,37 @@ cdef class _SSLContext:
         self._keylog_file = f
         self._keylog_filename = path
         SSL_CTX_set_keylog_callback(self._checked(), _keylog_cb)
+
+    def set_session_ticket_keys(self, keys):
+        """Seal and open session tickets (TLS 1.3 and 1.2 resumption) with
+        ``keys`` instead of the random key OpenSSL makes per context, so
+        that several processes or machines resume each other's sessions
+        (nginx's ``ssl_session_ticket_key``).  ``keys``: a non-empty
+        sequence of bytes-like objects of 80 bytes each (16-byte name,
+        32-byte HMAC-SHA256 secret, 32-byte AES-256 key; ``os.urandom(80)``
+        makes one); the first seals new tickets, all open tickets, so
+        rotating is ``[new, old]``; a ticket under an older key is renewed
+        under the first.  None goes back to OpenSSL's own key.  A tlsfast
+        extension (``SSL_CTX_set_tlsext_ticket_key_evp_cb``): the stdlib has
+        no equivalent.  Raises ``TypeError`` for a non-bytes-like key,
+        ``ValueError`` for an empty sequence, a key that is not 80 bytes
+        long or two keys with the same name."""
+        cdef SSL_CTX *c = self._checked()
+        if keys is None:
+            SSL_CTX_set_tlsext_ticket_key_evp_cb(c, NULL)
+            self._ticket_keys = None
+            return
+        keys = [bytes(memoryview(key)) for key in keys]
+        if not keys:
+            raise ValueError("keys must hold at least one key")
+        for key in keys:
+            if len(key) != _TICKET_KEY_SIZE:
+                raise ValueError(f"a session ticket key is {_TICKET_KEY_SIZE} bytes, "
+                                 f"not {len(key)}")
+        if len({key[:16] for key in keys}) != len(keys):
+            raise ValueError("two session ticket keys have the same name (first 16 bytes)")
+        self._ticket_keys = b"".join(keys)
+        SSL_CTX_set_tlsext_ticket_key_evp_cb(c, _ticket_key_cb)
 
     # ------------------------------------------------------------------
     # statistics

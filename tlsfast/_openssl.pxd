@@ -212,6 +212,26 @@ cdef extern from "openssl/pem.h" nogil:
     EVP_PKEY *PEM_read_bio_Parameters(BIO *bp, EVP_PKEY **x)
     int PEM_read_bio(BIO *bp, char **name, char **header, unsigned char **data, long *len)
 
+cdef extern from "openssl/evp.h" nogil:
+    # session ticket encryption (SSL_CTX_set_tlsext_ticket_key_evp_cb)
+    ctypedef struct EVP_CIPHER
+    ctypedef struct EVP_CIPHER_CTX
+    ctypedef struct EVP_MAC_CTX
+    ctypedef struct ENGINE
+    const EVP_CIPHER *EVP_aes_256_cbc()
+    int EVP_EncryptInit_ex(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *type, ENGINE *impl,
+                           const unsigned char *key, const unsigned char *iv)
+    int EVP_DecryptInit_ex(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *type, ENGINE *impl,
+                           const unsigned char *key, const unsigned char *iv)
+    int EVP_MAC_CTX_set_params(EVP_MAC_CTX *ctx, const OSSL_PARAM *params)
+
+cdef extern from "openssl/params.h" nogil:
+    ctypedef struct OSSL_PARAM:
+        const char *key
+    OSSL_PARAM OSSL_PARAM_construct_utf8_string(const char *key, char *buf, size_t bsize)
+    OSSL_PARAM OSSL_PARAM_construct_octet_string(const char *key, void *buf, size_t bsize)
+    OSSL_PARAM OSSL_PARAM_construct_end()
+
 cdef extern from "openssl/rand.h" nogil:
     int c_RAND_bytes "RAND_bytes"(unsigned char *buf, int num)
     int c_RAND_status "RAND_status"()
@@ -273,6 +293,9 @@ cdef extern from "openssl/ssl.h" nogil:
     ctypedef void (*keylog_cb_t)(const SSL *ssl, const char *line)
     void SSL_CTX_set_keylog_callback(SSL_CTX *ctx, keylog_cb_t cb)
     int SSL_CTX_set_num_tickets(SSL_CTX *ctx, size_t num_tickets)
+    ctypedef int (*ticket_key_evp_cb_t)(SSL *s, unsigned char *key_name, unsigned char *iv,
+                                       EVP_CIPHER_CTX *ctx, EVP_MAC_CTX *hctx, int enc)
+    int SSL_CTX_set_tlsext_ticket_key_evp_cb(SSL_CTX *ctx, ticket_key_evp_cb_t cb)
     size_t SSL_CTX_get_num_tickets(const SSL_CTX *ctx)
     int SSL_CTX_get_security_level(const SSL_CTX *ctx)
     int SSL_CTX_set1_groups(SSL_CTX *ctx, int *glist, int glistlen)

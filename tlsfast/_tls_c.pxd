@@ -42,6 +42,7 @@ cdef class _SSLContext:
     cdef bytes _alpn_protocols
     cdef _AlpnConfig alpn
     cdef object _public          # weakref.ref to the SSLContext holding this core
+    cdef bytes _ticket_keys      # set_session_ticket_keys: 80-byte keys, joined
 
     cdef inline SSL_CTX *_checked(self) except NULL
     cdef _check_version_settable(self)
