@@ -211,10 +211,10 @@ OPENSSL_VERSION: Final[str]
 OPENSSL_VERSION_INFO: Final[tuple[int, int, int, int, int]]
 OPENSSL_VERSION_NUMBER: Final[int]
 
-_PCTRTT: TypeAlias = tuple[tuple[str, str], ...]
-_PCTRTTT: TypeAlias = tuple[_PCTRTT, ...]
-#: a certificate as the stdlib's getpeercert() dict
-_CertDict: TypeAlias = dict[str, str | _PCTRTTT | _PCTRTT]
+#: a certificate as the stdlib's getpeercert() dict: each key holds its own
+#: type ("subject": a tuple of RDNs, "notAfter": a str...), so the values
+#: are Any here, where typeshed's union needs a cast before any use
+_CertDict: TypeAlias = dict[str, Any]
 #: either MemoryBIO: tlsfast's, or the stdlib's (asyncio, trio)
 _AnyMemoryBIO: TypeAlias = MemoryBIO | ssl.MemoryBIO
 
@@ -265,6 +265,12 @@ class SSLSocket(ssl.SSLSocket):
     def settimeout(self, value: float | None) -> None: ...
     def setblocking(self, flag: bool) -> None: ...
     def accept(self) -> tuple[SSLSocket, socket._RetAddress]: ...
+    @overload
+    def getpeercert(self, binary_form: Literal[False] = False) -> _CertDict | None: ...
+    @overload
+    def getpeercert(self, binary_form: Literal[True]) -> bytes | None: ...
+    @overload
+    def getpeercert(self, binary_form: bool) -> _CertDict | bytes | None: ...
     # -- the fast path (docs/nonblocking.rst): a byte count, 0 (done / end
     #    of stream) or WANT_READ / WANT_WRITE; real errors still raise
     @property
@@ -332,6 +338,12 @@ class SSLObject(ssl.SSLObject):
     def read(self, len: int, buffer: WriteableBuffer) -> int: ...
     @overload
     def read(self, len: int = 1024, *, buffer: WriteableBuffer) -> int: ...
+    @overload
+    def getpeercert(self, binary_form: Literal[False] = False) -> _CertDict | None: ...
+    @overload
+    def getpeercert(self, binary_form: Literal[True]) -> bytes | None: ...
+    @overload
+    def getpeercert(self, binary_form: bool) -> _CertDict | bytes | None: ...
     # -- the fast path (docs/nonblocking.rst): a byte count, 0 (done / end
     #    of stream) or WANT_READ / WANT_WRITE; real errors still raise
     @property

@@ -9,9 +9,8 @@ from typing_extensions import Self, TypeAlias
 
 import tlsfast
 
-_PCTRTT: TypeAlias = tuple[tuple[str, str], ...]
-_PCTRTTT: TypeAlias = tuple[_PCTRTT, ...]
-_CertDict: TypeAlias = dict[str, str | _PCTRTTT | _PCTRTT]
+#: a certificate as the stdlib's getpeercert() dict
+_CertDict: TypeAlias = dict[str, Any]
 #: what takes a context: a tlsfast SSLContext (either implementation) or a green one
 _AnyContext: TypeAlias = tlsfast.SSLContext | GreenContextBase[Any]
 

@@ -7,8 +7,8 @@ import types
 from _typeshed import StrOrBytesPath
 from typing import Any
 
-from eventlet.greenio.base import GreenSocket as _GreenSocket  # type: ignore[import-untyped]
-from eventlet.hubs import IOClosed as IOClosed  # type: ignore[import-untyped]
+from eventlet.greenio.base import GreenSocket as _GreenSocket  # type: ignore[import-untyped, unused-ignore]
+from eventlet.hubs import IOClosed as IOClosed  # type: ignore[import-untyped, unused-ignore]
 
 import tlsfast
 from tlsfast._green import GreenContextBase, GreenSSLContext, GreenTLSMixin, _AnyContext

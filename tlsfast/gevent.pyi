@@ -6,8 +6,8 @@ own methods are typed."""
 from _typeshed import ReadableBuffer, StrOrBytesPath
 from typing import Any
 
-from gevent.exceptions import ConcurrentObjectUseError as ConcurrentObjectUseError  # type: ignore[import-untyped]
-from gevent.socket import socket as _GeventSocket  # type: ignore[import-untyped]
+from gevent.exceptions import ConcurrentObjectUseError as ConcurrentObjectUseError  # type: ignore[import-untyped, unused-ignore]
+from gevent.socket import socket as _GeventSocket  # type: ignore[import-untyped, unused-ignore]
 
 import tlsfast
 from tlsfast._green import GreenContextBase, GreenSSLContext, GreenTLSMixin, _AnyContext
