@@ -130,7 +130,7 @@ def _defined_by_tlsfast(cls: type, name: str) -> bool:
 def _signature_problem(label: str, obj) -> str | None:
     try:
         inspect.signature(obj)
-    except (TypeError, ValueError) as exc:
+    except Exception as exc:      # noqa: BLE001 - 3.9 raises RuntimeError for a bad text signature
         return f"{label}: inspect.signature fails ({type(exc).__name__}: {exc})"
     return None
 
