@@ -323,16 +323,26 @@ class _FastPathMixin:
         return 0 if code is None else code
 
 
-def _not_in_stdlib(what):
-    def method(self, *args, **kwargs):
-        raise NotImplementedError(
-            f"{what} is not available in tlsfast's pure-Python implementation: "
-            "the stdlib ssl module (Python "
-            f"{_sys.version_info[0]}.{_sys.version_info[1]}) does not expose it; "
-            "use the compiled implementation (TLSFAST_IMPL=c)")
-    method.__name__ = what.split("(")[0]
-    method.__doc__ = f"Raises ``NotImplementedError``: the stdlib has no {what}."
-    return method
+def _not_in_stdlib(openssl, shown=None):
+    """Decorator: the method raises ``NotImplementedError`` naming it (or
+    ``shown``) and ``openssl``, the call the stdlib does not expose.  The
+    arguments first go to the decorated template (which does nothing), so
+    a wrong call raises ``TypeError`` as in the compiled implementation,
+    and ``inspect.signature`` shows the template's parameters."""
+    def decorate(template):
+        what = f"{shown or template.__name__ + '()'} ({openssl})"
+
+        @_functools.wraps(template)
+        def method(*args, **kwargs):
+            template(*args, **kwargs)
+            raise NotImplementedError(
+                f"{what} is not available in tlsfast's pure-Python implementation: "
+                "the stdlib ssl module (Python "
+                f"{_sys.version_info[0]}.{_sys.version_info[1]}) does not expose it; "
+                "use the compiled implementation (TLSFAST_IMPL=c)")
+        method.__doc__ = f"Raises ``NotImplementedError``: the stdlib has no {what}."
+        return method
+    return decorate
 
 
 class _BeyondStdlibMixin:
@@ -340,17 +350,39 @@ class _BeyondStdlibMixin:
     ``Connection``: what the stdlib can answer is answered, the rest raises
     ``NotImplementedError`` naming what the stdlib lacks."""
 
-    export_keying_material = _not_in_stdlib("export_keying_material() (SSL_export_keying_material)")
-    get_finished = _not_in_stdlib("get_finished() (SSL_get_finished)")
-    get_peer_finished = _not_in_stdlib("get_peer_finished() (SSL_get_peer_finished)")
-    client_random = _not_in_stdlib("client_random() (SSL_get_client_random)")
-    server_random = _not_in_stdlib("server_random() (SSL_get_server_random)")
-    key_update = _not_in_stdlib("key_update() (SSL_key_update)")
-    renegotiate = _not_in_stdlib("renegotiate() (SSL_renegotiate)")
-    renegotiate_pending = _not_in_stdlib("renegotiate_pending() (SSL_renegotiate_pending)")
-    peek = _not_in_stdlib("peek() (SSL_peek_ex)")
-    _peek_flag = _not_in_stdlib("recv(n, MSG_PEEK) / recv_into(..., MSG_PEEK) (SSL_peek)")
-    get_peer_cert_chain = _not_in_stdlib("get_peer_cert_chain() (SSL_get_peer_cert_chain)")
+    @_not_in_stdlib("SSL_export_keying_material")
+    def export_keying_material(self, label, length, context=None): pass
+
+    @_not_in_stdlib("SSL_get_finished")
+    def get_finished(self): pass
+
+    @_not_in_stdlib("SSL_get_peer_finished")
+    def get_peer_finished(self): pass
+
+    @_not_in_stdlib("SSL_get_client_random")
+    def client_random(self): pass
+
+    @_not_in_stdlib("SSL_get_server_random")
+    def server_random(self): pass
+
+    @_not_in_stdlib("SSL_key_update")
+    def key_update(self, request_peer=False): pass
+
+    @_not_in_stdlib("SSL_renegotiate")
+    def renegotiate(self): pass
+
+    @_not_in_stdlib("SSL_renegotiate_pending")
+    def renegotiate_pending(self): pass
+
+    @_not_in_stdlib("SSL_peek_ex")
+    def peek(self, len=1024): pass
+
+    @_not_in_stdlib("SSL_peek", "recv(n, MSG_PEEK) / recv_into(..., MSG_PEEK)")
+    def _peek_flag(self): pass
+
+    @_not_in_stdlib("SSL_get_peer_cert_chain")
+    def get_peer_cert_chain(self, binary_form=False): pass
+
     if CHAIN_AS_DER:    # the stdlib's, public from 3.13 (its _sslobj has them)
         def get_verified_chain(self, binary_form=True):
             """``ssl.SSLSocket.get_verified_chain`` (``SSL_get0_verified_chain``):
@@ -375,8 +407,11 @@ class _BeyondStdlibMixin:
                     else cert.get_info()
                     for cert in chain]
     else:
-        get_verified_chain = _not_in_stdlib("get_verified_chain() (SSL_get0_verified_chain)")
-        get_unverified_chain = _not_in_stdlib("get_unverified_chain() (SSL_get_peer_cert_chain)")
+        @_not_in_stdlib("SSL_get0_verified_chain")
+        def get_verified_chain(self, binary_form=False): pass
+
+        @_not_in_stdlib("SSL_get_peer_cert_chain")
+        def get_unverified_chain(self, binary_form=True): pass
 
     def _tlsfast_inspect(self, method):
         # a read-only question to the C-level object (SSLSocket adds its lock)

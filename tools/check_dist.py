@@ -7,11 +7,11 @@
    failed compile fatal).
 2. The wheel: its tag is this interpreter's (``cpXY-cpXY-<platform>``, never
    ``py3-none-any``, which would mean the extension was not built) and it
-   holds the package and the compiled module, and no C, Cython or test
-   files.
+   holds the package, the compiled module and the typing (``py.typed``
+   and every ``tlsfast/*.pyi``), and no C, Cython or test files.
 3. The sdist: it holds what a build needs (``setup.py``, ``pyproject.toml``,
-   the ``.pyx`` / ``.pxi`` / ``.pxd`` / ``.h`` sources, README, LICENSE) and
-   no generated file (``_tls_c.c``, ``_error_codes.h``, ``.so``).
+   the ``.pyx`` / ``.pxi`` / ``.pxd`` / ``.h`` sources, the typing files,
+   README, LICENSE) and no generated file (``_tls_c.c``, ``_error_codes.h``, ``.so``).
 4. A fresh venv installs the **sdist** (so the extension is compiled from
    it, against this machine's OpenSSL headers) with the ``test`` extra, and
    the suite runs against that installed package from a copy of the clone
@@ -41,6 +41,10 @@ SDIST_REQUIRED = ("setup.py", "pyproject.toml", "README.md", "LICENSE", "tlsfast
                   "tlsfast/_tls_c.pyx", "tlsfast/_tls_c.pxd", "tlsfast/_openssl.pxd",
                   "tlsfast/_connection.pxi",
                   "tlsfast/_slot_cache.h", "tlsfast/_tls_py.py")
+#: the typing of the package (PEP 561): the marker and every stub, in the
+#: wheel and in the sdist (which builds the wheel)
+TYPING_FILES = ("tlsfast/py.typed",) + tuple(sorted(
+    os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "tlsfast", "*.pyi"))))
 SDIST_FORBIDDEN = re.compile(r"(_tls_c\.c|_error_codes\.h|\.so|\.pyc)$")
 
 
@@ -67,7 +71,7 @@ def check_wheel(path):
     if bad:
         fail(f"wheel {name} holds build or test files: {bad}")
     ext = [n for n in names if re.match(r"tlsfast/_tls_c\..*\.so$", n)]
-    for required in ("tlsfast/__init__.py", "tlsfast/_tls_py.py", "tlsfast/gevent.py"):
+    for required in ("tlsfast/__init__.py", "tlsfast/_tls_py.py", "tlsfast/gevent.py") + TYPING_FILES:
         if required not in names:
             fail(f"wheel {name} lacks {required}")
     if not ext:
@@ -79,7 +83,7 @@ def check_sdist(path):
     name = os.path.basename(path)
     with tarfile.open(path) as tf:
         names = [n.split("/", 1)[1] for n in tf.getnames() if "/" in n]
-    missing = [n for n in SDIST_REQUIRED if n not in names]
+    missing = [n for n in SDIST_REQUIRED + TYPING_FILES if n not in names]
     if missing:
         fail(f"sdist {name} lacks {missing}")
     bad = [n for n in names if SDIST_FORBIDDEN.search(n)]

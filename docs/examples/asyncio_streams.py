@@ -6,6 +6,8 @@ argument, and the compiled implementation reads those foreign BIOs through
 its adapter BIO.  Runs by itself on a free loopback port and exits.
 """
 
+from __future__ import annotations
+
 import asyncio
 import os
 import tempfile
@@ -15,7 +17,7 @@ import trustme
 import tlsfast
 
 
-def make_certs(directory):
+def make_certs(directory: str) -> tuple[str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")
     ca_path = os.path.join(directory, "ca.pem")
@@ -26,7 +28,7 @@ def make_certs(directory):
 
 
 # [start asyncio]
-async def handle(reader, writer):
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Echo lines back in upper case until the client closes."""
     while line := await reader.readline():
         writer.write(line.upper())
@@ -35,7 +37,8 @@ async def handle(reader, writer):
     await writer.wait_closed()
 
 
-async def run(server_context, client_context):
+async def run(server_context: tlsfast.SSLContext,
+              client_context: tlsfast.SSLContext) -> list[bytes]:
     server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_context)
     port = server.sockets[0].getsockname()[1]
     async with server:
@@ -54,7 +57,7 @@ async def run(server_context, client_context):
 # [end asyncio]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         server_context = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)

@@ -9,12 +9,15 @@ does not expose them).  Runs by itself over socket pairs and memory BIOs
 (trustme certificates) and exits.
 """
 
+from __future__ import annotations
+
 # docs-example: impls=c
 
 import os
 import socket
 import tempfile
 import threading
+from typing import Any
 
 import trustme
 
@@ -23,7 +26,7 @@ import tlsfast
 assert tlsfast.__impl__ == "c", "these methods need the compiled implementation"
 
 
-def make_certs(directory):
+def make_certs(directory: str) -> tuple[str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost")
     ca_path = os.path.join(directory, "ca.pem")
@@ -33,12 +36,13 @@ def make_certs(directory):
     return ca_path, chain_path
 
 
-def connected_pair(client_ctx, server_ctx):
+def connected_pair(client_ctx: tlsfast.SSLContext, server_ctx: tlsfast.SSLContext,
+                   ) -> tuple[tlsfast.SSLSocket, tlsfast.SSLSocket]:
     """A handshaken (client, server) pair of tlsfast sockets over a socketpair."""
     a, b = socket.socketpair()
     a.settimeout(10)
     b.settimeout(10)
-    result = {}
+    result: dict[str, tlsfast.SSLSocket] = {}
     server = threading.Thread(
         target=lambda: result.update(tls=server_ctx.wrap_socket(b, server_side=True)))
     server.start()
@@ -48,7 +52,7 @@ def connected_pair(client_ctx, server_ctx):
 
 
 # [start exporter]
-def keying_material(client, server):
+def keying_material(client: tlsfast.SSLSocket, server: tlsfast.SSLSocket) -> None:
     """RFC 5705 / RFC 8446 7.5: both ends derive the same secret bytes."""
     k1 = client.export_keying_material("EXPORTER-my-protocol", 32, b"context")
     k2 = server.export_keying_material("EXPORTER-my-protocol", 32, b"context")
@@ -56,13 +60,14 @@ def keying_material(client, server):
     # the Finished messages and the handshake randoms, seen from both ends
     assert client.get_finished() == server.get_peer_finished()
     assert client.client_random() == server.client_random()
-    assert len(client.server_random()) == 32
+    server_random = client.server_random()      # None before the handshake
+    assert server_random is not None and len(server_random) == 32
     print("exported 32 bytes of keying material, identical on both ends")
 # [end exporter]
 
 
 # [start peek]
-def peek(client, server):
+def peek(client: tlsfast.SSLSocket, server: tlsfast.SSLSocket) -> None:
     server.sendall(b"hello world")
     assert client.peek(5) == b"hello"                     # left in place
     assert client.recv(5, socket.MSG_PEEK) == b"hello"     # the same, socket style
@@ -72,7 +77,7 @@ def peek(client, server):
 
 
 # [start key_update]
-def key_update(client, server):
+def key_update(client: tlsfast.SSLSocket, server: tlsfast.SSLSocket) -> None:
     """TLS 1.3: new traffic keys without a new handshake."""
     client.key_update(request_peer=True)     # ours now, and ask the server for its own
     client.sendall(b"ping")                  # the KeyUpdate goes out before this record
@@ -84,10 +89,10 @@ def key_update(client, server):
 
 
 # [start chains]
-def chains(client):
-    sent = client.get_peer_cert_chain()                  # what the server sent
-    verified = client.get_verified_chain(binary_form=False)   # leaf .. trust anchor
-    der = client.get_verified_chain(binary_form=True)
+def chains(client: tlsfast.SSLSocket) -> None:
+    sent = client.get_peer_cert_chain() or []            # what the server sent
+    verified = client.get_verified_chain(binary_form=False) or []   # leaf .. trust anchor
+    der = client.get_verified_chain(binary_form=True) or []
     print("peer sent", len(sent), "certificate(s); verified chain:",
           " -> ".join(dict(rdn[0] for rdn in c["subject"]).get("organizationalUnitName", "?")
                       for c in verified))
@@ -97,7 +102,7 @@ def chains(client):
 
 
 # [start want]
-def want_flags(client):
+def want_flags(client: tlsfast.SSLSocket) -> None:
     client.setblocking(False)
     buf = bytearray(100)
     assert client.try_recv_into(buf) == tlsfast.WANT_READ   # nothing sent to us
@@ -111,19 +116,19 @@ def want_flags(client):
 OP_ALLOW_CLIENT_RENEGOTIATION = 1 << 8     # SSL_OP_ALLOW_CLIENT_RENEGOTIATION (OpenSSL 3)
 
 
-def pump(src, dst):
+def pump(src: End, dst: End) -> int:
     data = src.outgoing.read()
     dst.incoming.write(data)
     return len(data)
 
 
 class End:
-    def __init__(self, ctx, **kw):
+    def __init__(self, ctx: tlsfast.SSLContext, **kw: Any) -> None:
         self.incoming, self.outgoing = tlsfast.MemoryBIO(), tlsfast.MemoryBIO()
         self.tls = ctx.wrap_bio(self.incoming, self.outgoing, **kw)
 
 
-def renegotiation(cafile, certfile):
+def renegotiation(cafile: str, certfile: str) -> None:
     """TLS 1.2 renegotiation, client-initiated, over memory BIOs."""
     server_ctx = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(certfile)
@@ -158,7 +163,7 @@ def renegotiation(cafile, certfile):
 # [end renegotiate]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         server_ctx = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)

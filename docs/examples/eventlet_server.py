@@ -7,9 +7,13 @@ a script: serves on a free loopback port, 50 greenthreads fetch a page each
 over tlsfast green client sockets, exits.
 """
 
+from __future__ import annotations
+
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
@@ -22,7 +26,7 @@ import tlsfast  # noqa: E402
 import tlsfast.eventlet  # noqa: E402
 
 
-def make_certs(directory):
+def make_certs(directory: str) -> tuple[str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")
     ca_path = os.path.join(directory, "ca.pem")
@@ -33,14 +37,14 @@ def make_certs(directory):
 
 
 # [start server]
-def app(environ, start_response):
+def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
     body = f"hello from eventlet + tlsfast ({tlsfast.__impl__})\n".encode()
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body)))])
     return [body]
 
 
-def start_server(certfile):
+def start_server(certfile: str) -> tuple[Any, int]:
     listener = eventlet.listen(("127.0.0.1", 0))
     tls_listener = tlsfast.eventlet.wrap_ssl(listener, certificate=certfile, server_side=True)
     port = tls_listener.getsockname()[1]
@@ -50,7 +54,7 @@ def start_server(certfile):
 
 
 # [start client]
-def fetch(port, cafile):
+def fetch(port: int, cafile: str) -> bytes:
     """One HTTPS GET over a cooperative tlsfast client socket."""
     raw = eventlet.connect(("127.0.0.1", port))
     tls = tlsfast.eventlet.wrap_ssl(raw, server_hostname="localhost", ca_certs=cafile)
@@ -63,7 +67,7 @@ def fetch(port, cafile):
 # [end client]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         thread, port = start_server(certfile)

@@ -7,8 +7,12 @@ No monkey-patching.  Run as a script: serves on a free loopback port, 50
 greenlets fetch a page each over tlsfast green client sockets, exits.
 """
 
+from __future__ import annotations
+
 import os
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 import gevent
 import gevent.pool
@@ -21,7 +25,7 @@ import tlsfast
 import tlsfast.gevent
 
 
-def make_certs(directory):
+def make_certs(directory: str) -> tuple[str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")
     ca_path = os.path.join(directory, "ca.pem")
@@ -32,14 +36,14 @@ def make_certs(directory):
 
 
 # [start server]
-def app(environ, start_response):
+def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
     body = f"hello from gevent + tlsfast ({tlsfast.__impl__})\n".encode()
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body)))])
     return [body]
 
 
-def make_server(certfile):
+def make_server(certfile: str) -> WSGIServer:
     context = tlsfast.gevent.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certfile)
     # the handshake runs in each connection's own greenlet
@@ -48,7 +52,7 @@ def make_server(certfile):
 
 
 # [start client]
-def fetch(port, context):
+def fetch(port: int, context: tlsfast.gevent.SSLContext) -> bytes:
     """One HTTPS GET over a cooperative tlsfast client socket."""
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     with context.wrap_socket(raw, server_hostname="localhost") as tls:
@@ -60,7 +64,7 @@ def fetch(port, context):
 # [end client]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         server = make_server(certfile)

@@ -7,15 +7,18 @@ a sans-IO protocol library or an event loop that owns its sockets does.
 Runs by itself (trustme certificates, no network at all) and exits.
 """
 
+from __future__ import annotations
+
 import os
 import tempfile
+from typing import Any
 
 import trustme
 
 import tlsfast
 
 
-def make_certs(directory):
+def make_certs(directory: str) -> tuple[str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost")
     ca_path = os.path.join(directory, "ca.pem")
@@ -29,13 +32,13 @@ def make_certs(directory):
 class Endpoint:
     """One side of a TLS connection in memory: an SSLObject and its two BIOs."""
 
-    def __init__(self, context, **wrap_args):
+    def __init__(self, context: tlsfast.SSLContext, **wrap_args: Any) -> None:
         self.incoming = tlsfast.MemoryBIO()     # ciphertext from the peer
         self.outgoing = tlsfast.MemoryBIO()     # ciphertext for the peer
         self.tls = context.wrap_bio(self.incoming, self.outgoing, **wrap_args)
         self.wire = bytearray(65536)            # reused for outgoing.read_into()
 
-    def transmit_to(self, peer):
+    def transmit_to(self, peer: Endpoint) -> int:
         """Move everything this side has written into the peer's incoming BIO."""
         moved = 0
         while self.outgoing.pending:
@@ -45,7 +48,7 @@ class Endpoint:
         return moved
 
 
-def handshake(client, server):
+def handshake(client: Endpoint, server: Endpoint) -> None:
     """Drive both handshakes with the non-raising fast path."""
     for _ in range(10):
         c = client.tls.try_do_handshake()        # 0 when done, else WANT_READ
@@ -59,7 +62,7 @@ def handshake(client, server):
 
 
 # [start data]
-def send_and_receive(sender, receiver, data):
+def send_and_receive(sender: Endpoint, receiver: Endpoint, data: bytes) -> bytes:
     """``sender`` encrypts ``data``; ``receiver`` decrypts it into a buffer."""
     view = memoryview(data)
     while view:
@@ -76,7 +79,7 @@ def send_and_receive(sender, receiver, data):
     return bytes(out)
 
 
-def close(client, server):
+def close(client: Endpoint, server: Endpoint) -> None:
     """TLS shutdown: close_notify both ways."""
     assert client.tls.try_unwrap() == tlsfast.WANT_READ   # sent ours, wait for theirs
     client.transmit_to(server)
@@ -87,7 +90,7 @@ def close(client, server):
 # [end data]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         server_ctx = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
@@ -97,7 +100,7 @@ def main():
     client = Endpoint(client_ctx, server_hostname="localhost")
     server = Endpoint(server_ctx, server_side=True)
     handshake(client, server)
-    print("handshake done:", client.tls.version(), client.tls.cipher()[0])
+    print("handshake done:", client.tls.version(), client.tls.cipher())
 
     request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
     assert send_and_receive(client, server, request) == request

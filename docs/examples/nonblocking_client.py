@@ -6,6 +6,8 @@ deadline.  Run as a script it talks to the threaded echo server of
 ``threaded_server.py`` (same directory) on a free loopback port and exits.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import selectors
@@ -20,10 +22,10 @@ from threaded_server import TLSEchoServer, make_certs
 
 # [start client]
 class Deadline:
-    def __init__(self, seconds):
+    def __init__(self, seconds: float) -> None:
         self.end = time.monotonic() + seconds
 
-    def wait(self, sel, sock, events):
+    def wait(self, sel: selectors.BaseSelector, sock: socket.socket, events: int) -> None:
         """Wait until ``sock`` is ready for ``events`` or raise TimeoutError."""
         sel.modify(sock, events)
         remaining = self.end - time.monotonic()
@@ -31,7 +33,8 @@ class Deadline:
             raise TimeoutError("the exchange took too long")
 
 
-def exchange(host, port, context, message, timeout=10.0):
+def exchange(host: str, port: int, context: tlsfast.SSLContext, message: bytes,
+             timeout: float = 10.0) -> bytes:
     """Connect, handshake, send ``message``, read as many bytes back."""
     deadline = Deadline(timeout)
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -53,7 +56,7 @@ def exchange(host, port, context, message, timeout=10.0):
         with tls:
             while tls.try_do_handshake() < 0:
                 deadline.wait(sel, tls, tls.wanted_events)
-            print("handshake done:", tls.version(), tls.cipher()[0])
+            print("handshake done:", tls.version(), tls.cipher())
 
             view = memoryview(message)
             while view:
@@ -80,7 +83,7 @@ def exchange(host, port, context, message, timeout=10.0):
 # [end client]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         with TLSEchoServer(("127.0.0.1", 0), certfile) as server:

@@ -5,18 +5,22 @@ implementation ``TLSFAST_IMPL`` selects.  Runs by itself over socket pairs
 (trustme certificates) and exits.
 """
 
+from __future__ import annotations
+
 import os
 import socket
 import ssl
 import tempfile
 import threading
+from types import ModuleType
+from typing import Any
 
 import trustme
 
 import tlsfast
 
 
-def make_certs(directory):
+def make_certs(directory: str) -> tuple[trustme.CA, str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost")
     ca_path = os.path.join(directory, "ca.pem")
@@ -26,13 +30,14 @@ def make_certs(directory):
     return ca, ca_path, chain_path
 
 
-def connected_pair(client_ctx, server_ctx):
+def connected_pair(client_ctx: tlsfast.SSLContext, server_ctx: tlsfast.SSLContext,
+                   ) -> tuple[tlsfast.SSLSocket, tlsfast.SSLSocket]:
     a, b = socket.socketpair()
     a.settimeout(10)
     b.settimeout(10)
-    result = {}
+    result: dict[str, Any] = {}
 
-    def serve():
+    def serve() -> None:
         try:
             result["tls"] = server_ctx.wrap_socket(b, server_side=True)
         except OSError as exc:
@@ -49,7 +54,7 @@ def connected_pair(client_ctx, server_ctx):
 
 
 # [start same]
-def stdlib_code(ssl, host, port_or_pair, cafile):
+def stdlib_code(ssl: ModuleType, host: str, port_or_pair: socket.socket, cafile: str) -> str:
     """Written for the stdlib ``ssl`` module; runs unchanged with
     ``import tlsfast as ssl``."""
     context = ssl.create_default_context(cafile=cafile)
@@ -64,7 +69,7 @@ def stdlib_code(ssl, host, port_or_pair, cafile):
 # [end same]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         ca, cafile, certfile = make_certs(d)
         server_ctx = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
@@ -134,8 +139,8 @@ def main():
         ctx = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_CLIENT)
         assert isinstance(ctx, ssl.SSLContext)     # both implementations
         ca.configure_trust(ctx)                    # trustme type-checks the context
-        server = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
-        ca.issue_cert("localhost").configure_cert(server)
+        server_context = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("localhost").configure_cert(server_context)
         # final stdlib types: tlsfast's session and BIO classes are its own
         print("MemoryBIO is ssl.MemoryBIO:", isinstance(tlsfast.MemoryBIO(), ssl.MemoryBIO))
         # [end isinstance]
@@ -143,7 +148,7 @@ def main():
     print(f"porting checks done with tlsfast ({tlsfast.__impl__})")
 
 
-def _serve_quietly(ctx, sock):
+def _serve_quietly(ctx: tlsfast.SSLContext, sock: socket.socket) -> None:
     try:
         with ctx.wrap_socket(sock, server_side=True):
             pass

@@ -8,6 +8,8 @@
         talks to a ``make serve`` already running instead.
 """
 
+from __future__ import annotations
+
 import argparse
 import re
 import socket
@@ -19,7 +21,7 @@ import tlsfast
 
 
 # [start client]
-def fetch(host, port, cafile, path="/"):
+def fetch(host: str, port: int, cafile: str, path: str = "/") -> tuple[str, str]:
     """GET ``path`` over HTTPS; return (status line, body)."""
     # A client context with the stdlib's secure defaults: TLS >= 1.2, the
     # server's certificate verified against ``cafile`` and its host name
@@ -27,8 +29,9 @@ def fetch(host, port, cafile, path="/"):
     context = tlsfast.create_default_context(cafile=cafile)
     with socket.create_connection((host, port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=host) as tls:
-            print("connected with", tls.version(), tls.cipher()[0])
-            names = [value for kind, value in tls.getpeercert()["subjectAltName"]]
+            print("connected with", tls.version(), tls.cipher())
+            cert = tls.getpeercert() or {}      # the stdlib's dict (None: no certificate)
+            names = [value for kind, value in cert["subjectAltName"]]
             print("server certificate valid for", ", ".join(names))
             request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
             tls.sendall(request.encode("ascii"))
@@ -44,12 +47,13 @@ def fetch(host, port, cafile, path="/"):
 # [end client]
 
 
-def start_demo_server(cert_dir):
+def start_demo_server(cert_dir: str) -> tuple[subprocess.Popen[str], int, str]:
     """``python -m tlsfast serve`` on a free port, serving one request."""
     server = subprocess.Popen(
         [sys.executable, "-m", "tlsfast", "serve", "--port", "0", "--cert-dir", cert_dir,
          "--max-requests", "1", "--duration", "30"],
         stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
     port = cafile = None
     for line in server.stdout:
         m = re.match(r"listening on https://[^:]+:(\d+)/", line)
@@ -62,7 +66,7 @@ def start_demo_server(cert_dir):
     raise RuntimeError("the demo server did not start")
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="localhost")
     parser.add_argument("--port", type=int, help="a running server's port (default: start one)")
@@ -76,8 +80,7 @@ def main():
             try:
                 status, body = fetch(args.host, port, cafile)
             finally:
-                server.stdout.read()
-                server.wait(timeout=30)
+                server.communicate(timeout=30)
     print(status)
     print(body, end="")
     assert status == "HTTP/1.1 200 OK", status

@@ -13,6 +13,8 @@ sockets, some sending 1 MiB) on a free loopback port, checks every echo and
 exits.
 """
 
+from __future__ import annotations
+
 import os
 import selectors
 import socket
@@ -31,12 +33,12 @@ TURNS = 16          # reads + sends per step before giving others a turn
 class Connection:
     """One TLS connection: handshake -> echo -> closing -> done."""
 
-    def __init__(self, tls):
+    def __init__(self, tls: tlsfast.SSLSocket) -> None:
         self.tls = tls
         self.state = "handshake"
         self.unsent = bytearray()       # plaintext read but not yet echoed
 
-    def step(self, buf):
+    def step(self, buf: memoryview) -> int:
         """Advance as far as possible without blocking.  Returns the selector
         events to wait for, RUN_AGAIN (decrypted data may still be buffered
         inside OpenSSL, where no selector can see it), or DONE."""
@@ -78,7 +80,7 @@ DONE = 0
 
 
 # [start loop]
-def serve(listener, context, max_connections):
+def serve(listener: socket.socket, context: tlsfast.SSLContext, max_connections: int) -> int:
     """Accept and echo until ``max_connections`` connections have finished."""
     sel = selectors.DefaultSelector()
     listener.setblocking(False)
@@ -87,7 +89,7 @@ def serve(listener, context, max_connections):
     ready = []                               # connections that returned RUN_AGAIN
     finished = failed = 0
 
-    def run(conn):
+    def run(conn: Connection) -> None:
         nonlocal finished, failed
         if conn.state == "done":             # closed earlier in this turn
             return
@@ -129,7 +131,7 @@ def serve(listener, context, max_connections):
 # [end loop]
 
 
-def make_certs(directory):
+def make_certs(directory: str) -> tuple[str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")
     ca_path = os.path.join(directory, "ca.pem")
@@ -139,7 +141,8 @@ def make_certs(directory):
     return ca_path, chain_path
 
 
-def client(port, cafile, payload, results, i):
+def client(port: int, cafile: str, payload: bytes, results: list[bytes | None],
+           i: int) -> None:
     context = tlsfast.create_default_context(cafile=cafile)
     with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
@@ -156,7 +159,7 @@ def client(port, cafile, payload, results, i):
     results[i] = bytes(got)
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         context = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
@@ -164,7 +167,7 @@ def main():
         listener = socket.create_server(("127.0.0.1", 0))
         port = listener.getsockname()[1]
         payloads = [os.urandom(1 << 20 if i % 5 == 0 else 1000 + i) for i in range(20)]
-        results = [None] * len(payloads)
+        results: list[bytes | None] = [None] * len(payloads)
         threads = [threading.Thread(target=client, args=(port, cafile, p, results, i), daemon=True)
                    for i, p in enumerate(payloads)]
         start = time.monotonic()

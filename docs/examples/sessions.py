@@ -7,6 +7,8 @@ Runs against the threaded echo server of ``threaded_server.py`` on a free
 loopback port and exits.
 """
 
+from __future__ import annotations
+
 import socket
 import tempfile
 import threading
@@ -16,7 +18,8 @@ from threaded_server import TLSEchoServer, make_certs
 
 
 # [start sessions]
-def connect(port, context, session=None):
+def connect(port: int, context: tlsfast.SSLContext,
+            session: tlsfast.SSLSession | None = None) -> tlsfast.SSLSocket:
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     tls = context.wrap_socket(raw, server_hostname="localhost", session=session)
     # TLS 1.3 sends session tickets after the handshake: they arrive with
@@ -26,9 +29,10 @@ def connect(port, context, session=None):
     return tls
 
 
-def resume(port, context):
+def resume(port: int, context: tlsfast.SSLContext) -> None:
     with connect(port, context) as first:
-        session = first.session                  # an SSLSession
+        session = first.session                  # an SSLSession (None before connecting)
+        assert session is not None
         print("first connection: reused =", first.session_reused,
               "| ticket:", session.has_ticket, "| lifetime hint:",
               session.ticket_lifetime_hint, "s")
@@ -40,7 +44,7 @@ def resume(port, context):
 # [end sessions]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         with TLSEchoServer(("127.0.0.1", 0), certfile) as server:

@@ -7,6 +7,8 @@ loopback port with a throw-away trustme certificate, runs 8 concurrent
 clients that each send 256 KiB and check the echo, and exits.
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
 import socket
@@ -19,7 +21,7 @@ import trustme
 import tlsfast
 
 
-def make_certs(directory):
+def make_certs(directory: str) -> tuple[str, str]:
     """A throw-away CA and a certificate for localhost / 127.0.0.1."""
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")
@@ -34,7 +36,9 @@ def make_certs(directory):
 class TLSEchoHandler(socketserver.BaseRequestHandler):
     """Runs in the connection's own thread."""
 
-    def handle(self):
+    server: TLSEchoServer
+
+    def handle(self) -> None:
         raw = self.request
         raw.settimeout(10.0)                    # bounds the handshake and every recv/send
         try:
@@ -59,7 +63,7 @@ class TLSEchoServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, certfile):
+    def __init__(self, address: tuple[str, int], certfile: str) -> None:
         super().__init__(address, TLSEchoHandler)
         self.context = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(certfile)
@@ -67,7 +71,7 @@ class TLSEchoServer(socketserver.ThreadingTCPServer):
 
 
 # [start client]
-def echo_client(port, cafile, payload):
+def echo_client(port: int, cafile: str, payload: bytes) -> bytes:
     context = tlsfast.create_default_context(cafile=cafile)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
@@ -86,16 +90,16 @@ def echo_client(port, cafile, payload):
 # [end client]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         with TLSEchoServer(("127.0.0.1", 0), certfile) as server:
             port = server.server_address[1]
             threading.Thread(target=server.serve_forever, daemon=True).start()
             payloads = [os.urandom(256 * 1024) for _ in range(8)]
-            results = [None] * len(payloads)
+            results: list[bytes | None] = [None] * len(payloads)
 
-            def run(i):
+            def run(i: int) -> None:
                 results[i] = echo_client(port, cafile, payloads[i])
 
             clients = [threading.Thread(target=run, args=(i,)) for i in range(len(payloads))]

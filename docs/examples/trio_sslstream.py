@@ -5,6 +5,8 @@ trio drives an ``SSLObject`` (``context.wrap_bio``) over the stdlib's own
 server and client on a free loopback port, 1 MiB each way, then exit.
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
 import tempfile
@@ -15,7 +17,7 @@ import trustme
 import tlsfast
 
 
-def make_certs(directory):
+def make_certs(directory: str) -> tuple[str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")
     ca_path = os.path.join(directory, "ca.pem")
@@ -26,7 +28,8 @@ def make_certs(directory):
 
 
 # [start trio]
-async def serve_one(listener, context, done):
+async def serve_one(listener: trio.SocketListener, context: tlsfast.SSLContext,
+                    done: trio.Event) -> None:
     """Accept one TCP connection, put TLS on it, echo until EOF."""
     tcp = await listener.accept()
     stream = trio.SSLStream(tcp, context, server_side=True)
@@ -36,7 +39,7 @@ async def serve_one(listener, context, done):
     done.set()
 
 
-async def client(port, context, payload):
+async def client(port: int, context: tlsfast.SSLContext, payload: bytes) -> str:
     tcp = await trio.open_tcp_stream("127.0.0.1", port)
     stream = trio.SSLStream(tcp, context, server_hostname="localhost")
     received = hashlib.sha256()
@@ -54,7 +57,8 @@ async def client(port, context, payload):
     return received.hexdigest()
 
 
-async def run(server_context, client_context, payload):
+async def run(server_context: tlsfast.SSLContext, client_context: tlsfast.SSLContext,
+              payload: bytes) -> str:
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listeners[0].socket.getsockname()[1]
     done = trio.Event()
@@ -68,7 +72,7 @@ async def run(server_context, client_context, payload):
 # [end trio]
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         server_context = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
