@@ -18,7 +18,7 @@ import socket
 import ssl
 import sys
 from _typeshed import ReadableBuffer, StrOrBytesPath, WriteableBuffer
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal, final, overload
 from typing_extensions import Self, TypeAlias, deprecated
 
@@ -156,7 +156,8 @@ __all__ = [
     "SSLContext", "SSLSocket", "SSLObject", "MemoryBIO", "SSLSession", "create_default_context",
     "OPENSSL_VERSION", "OPENSSL_VERSION_INFO", "OPENSSL_VERSION_NUMBER",
     "RAND_bytes", "RAND_status", "RAND_add",
-    "get_server_certificate", "get_protocol_name", "__impl__",
+    "get_server_certificate", "get_protocol_name", "inject_into_ssl", "extract_from_ssl",
+    "__impl__",
     # the stdlib's constants (tlsfast._common.CONSTANT_NAMES)
 
     "ALERT_DESCRIPTION_ACCESS_DENIED", "ALERT_DESCRIPTION_BAD_CERTIFICATE",
@@ -416,6 +417,9 @@ class SSLContext(ssl.SSLContext):
     def set_psk_server_callback(
         self, callback: Callable[[str | None], ReadableBuffer] | None, identity_hint: str | None = None
     ) -> None: ...
+    # tlsfast's own (docs/beyond-stdlib.rst); NotImplementedError in the
+    # pure-Python implementation
+    def set_session_ticket_keys(self, keys: Iterable[ReadableBuffer] | None) -> None: ...
     def wrap_socket(  # type: ignore[override]
         self,
         sock: socket.socket,
@@ -447,6 +451,8 @@ def get_server_certificate(
     ca_certs: StrOrBytesPath | None = None,
     timeout: float | None = None,
 ) -> str: ...
+def inject_into_ssl() -> None: ...
+def extract_from_ssl() -> None: ...
 def RAND_bytes(n: int, /) -> bytes: ...
 def RAND_status() -> bool: ...
 def RAND_add(string: str | ReadableBuffer, entropy: float, /) -> None: ...

@@ -832,6 +832,7 @@ cdef class _SSLConnection:
         handshake or when none were sent (``SSL_get_peer_cert_chain``)."""
         return self._chain(SSL_get_peer_cert_chain(self.ssl), binary_form)
 
+    @cython.binding(True)   # (the default is a module value)
     def get_verified_chain(self, binary_form=CHAIN_AS_DER):
         """The chain OpenSSL built and verified, leaf to trust anchor
         (``SSL_get0_verified_chain``), as ``get_peer_cert_chain``'s

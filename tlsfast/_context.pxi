@@ -674,7 +674,7 @@ cdef class _SSLContext:
         finally:
             BIO_free(bio)
 
-    def load_dh_params(self, path):
+    def load_dh_params(self, path, /):
         """Load Diffie-Hellman parameters (PEM) for DHE key exchange from the
         file ``path`` (str, bytes or path-like).  Mirrors
         ``ssl.SSLContext.load_dh_params`` (``PEM_read_bio_Parameters``,
@@ -791,13 +791,13 @@ cdef class _SSLContext:
     # ------------------------------------------------------------------
     # ciphers, groups, ALPN, SNI, key log
 
-    def set_ciphers(self, ciphers):
+    def set_ciphers(self, cipherlist, /):
         """Set the TLS <= 1.2 cipher list (OpenSSL cipher-list syntax, ``str``)
         with ``SSL_CTX_set_cipher_list``.  Raises ``ssl.SSLError`` ("No cipher
         can be selected.") when nothing matches."""
-        if not isinstance(ciphers, str):
-            raise TypeError(f"set_ciphers() argument must be str, not {type(ciphers).__name__}")
-        cdef bytes b = ciphers.encode("ascii")
+        if not isinstance(cipherlist, str):
+            raise TypeError(f"set_ciphers() argument must be str, not {type(cipherlist).__name__}")
+        cdef bytes b = cipherlist.encode("ascii")
         ERR_clear_error()
         if SSL_CTX_set_cipher_list(self._checked(), b) != 1:
             raise _ssl_error_from_queue(None, "No cipher can be selected.")
@@ -815,7 +815,7 @@ cdef class _SSLContext:
             return []
         return [_cipher_to_dict(sk_SSL_CIPHER_value(sk, i)) for i in range(sk_SSL_CIPHER_num(sk))]
 
-    def set_ecdh_curve(self, name):
+    def set_ecdh_curve(self, name, /):
         """Use the one key-exchange group ``name`` (``str`` or ``bytes``, e.g.
         ``"prime256v1"``, ``"X25519"``) via ``SSL_CTX_set1_groups``.  Raises
         ``TypeError`` for another type, ``ValueError`` for an unknown name."""

@@ -9,7 +9,10 @@
 # object (one bytes object per call); correct, not the fast path.
 
 cdef class MemoryBIO:
-    """An in-memory byte FIFO for TLS records: ``ssl.MemoryBIO``.
+    """MemoryBIO()
+--
+
+An in-memory byte FIFO for TLS records: ``ssl.MemoryBIO``.
 
     Wraps an OpenSSL memory BIO (``BIO_s_mem``).  Used in pairs with
     ``SSLContext.wrap_bio(incoming, outgoing)``.

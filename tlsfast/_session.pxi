@@ -1,14 +1,18 @@
 # SSLSession: a reference to an OpenSSL SSL_SESSION, for resumption.
 
 cdef class SSLSession:
-    """A TLS session (``ssl.SSLSession``), from ``SSLSocket.session``.
+    """SSLSession()
+--
+
+A TLS session (``ssl.SSLSession``), from ``SSLSocket.session``.
 
     Pass it to ``SSLContext.wrap_socket(..., session=s)`` (client side) to
     resume.  Attributes mirror the stdlib: ``id`` (bytes), ``time`` and
     ``timeout`` (int, seconds), ``ticket_lifetime_hint`` (int, seconds),
     ``has_ticket`` (bool).  Wraps ``SSL_SESSION`` (``SSL_SESSION_get_id``...).
-    Sessions compare equal and hash by ``id``, as the stdlib's.  No public
-    constructor (``TypeError``); not picklable (``TypeError``).
+    Sessions compare equal by ``id``, as the stdlib's (and, unlike the
+    stdlib's, hash by it).  No public constructor (``TypeError``); not
+    picklable (``TypeError``).
     """
     def __cinit__(self, *args, **kwargs):
         if not args or args[0] is not _CREATE_TOKEN:
@@ -17,6 +21,8 @@ cdef class SSLSession:
         self.session = NULL
 
     def __init__(self):
+        """No public constructor: raises ``TypeError`` (sessions come from
+        ``SSLSocket.session``)."""
         raise TypeError("SSLSession objects are returned by SSLSocket.session")
 
     def __dealloc__(self):

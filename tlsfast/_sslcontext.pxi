@@ -64,9 +64,12 @@ def _forward_property(name, descr):
 
     @cython.binding(True)
     def fset(self, value):
+        if name in _READ_ONLY:      # as a C attribute without a setter
+            raise AttributeError(f"attribute {name!r} of {type(self).__name__!r} "
+                                 "objects is not writable")
         descr.__set__(self._core, value)
 
-    return property(fget, None if name in _READ_ONLY else fset, None, descr.__doc__)
+    return property(fget, fset, None, descr.__doc__)
 
 
 @cython.binding(True)

@@ -59,3 +59,9 @@ cdef class _SSLObject(_SSLConnection):
 class SSLObject(_SSLObject, _StdlibSSLObject):
     __doc__ = _SSLObject.__doc__
     __slots__ = ()
+
+    @cython.binding(True)
+    def __init__(self, *args, **kwargs):
+        """No public constructor: raises ``TypeError`` (``SSLContext.wrap_bio``
+        makes these), as ``ssl.SSLObject``."""
+        _SSLObject.__init__(self, *args, **kwargs)

@@ -98,7 +98,7 @@ OPENSSL_VERSION_INFO = _openssl_version_info()
 _OPENSSL_API_VERSION_NUMBER = OPENSSL_VERSION_NUMBER
 
 
-def RAND_bytes(n):
+def RAND_bytes(n, /):
     """Return ``n`` (int, bytes) cryptographically strong random bytes.
 
     Mirrors ``ssl.RAND_bytes`` (OpenSSL ``RAND_bytes``).  Raises
@@ -120,7 +120,7 @@ def RAND_status():
     return c_RAND_status() == 1
 
 
-def RAND_add(string, double entropy):
+def RAND_add(string, double entropy, /):
     """Mix ``string`` (``str``, UTF-8 encoded, or a bytes-like object) into
     the OpenSSL generator's state; ``entropy`` (float) is a lower bound on
     the entropy it holds, in bytes (RFC 4086).  Mirrors ``ssl.RAND_add``
@@ -135,6 +135,7 @@ def RAND_add(string, double entropy):
     c_RAND_add(&view[0] if view.shape[0] else NULL, <int>view.shape[0], entropy)
 
 
+@cython.binding(True)   # a builtin's text signature cannot show an object default
 def create_default_context(purpose=_ssl.Purpose.SERVER_AUTH, *, cafile=None,
                            capath=None, cadata=None):
     """Return a new ``SSLContext`` with the stdlib's secure defaults.

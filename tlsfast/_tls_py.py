@@ -871,8 +871,8 @@ class SSLContext(_StdlibSSLContext):
     gevent / eventlet monkey-patching, with ssl.py's behaviour).
     """
 
-    set_session_ticket_keys = _not_in_stdlib(
-        "set_session_ticket_keys() (SSL_CTX_set_tlsext_ticket_key_evp_cb)")
+    @_not_in_stdlib("SSL_CTX_set_tlsext_ticket_key_evp_cb")
+    def set_session_ticket_keys(self, keys): pass
 
     sslsocket_class = SSLSocket
     sslobject_class = SSLObject
