@@ -2,7 +2,8 @@
 
 ``serve``  a demo HTTPS / TLS echo server on the non-blocking fast path
            (see ``tlsfast._server``);
-``info``   which implementation is live, the OpenSSL it uses, its features.
+``info``   which implementation is live and why, the OpenSSL it uses, its
+           features.
 
 Errors are one line on stderr, ``tlsfast COMMAND: error: ...``, naming the
 file, port or option at fault and what to do; the exit status is 2 for a
@@ -21,12 +22,11 @@ import sys
 import traceback
 
 import tlsfast
+from tlsfast import _server
 from tlsfast._impl_choice import explain as _explain_impl
-from tlsfast._server import CLIError
 
 
 def _cmd_serve(args):
-    from tlsfast import _server
     return _server.run(args)
 
 
@@ -136,7 +136,7 @@ def main(argv=None):
     except Exception as exc:
         if args.verbose:
             traceback.print_exc()
-        if isinstance(exc, CLIError):
+        if isinstance(exc, _server.CLIError):
             message = str(exc)
         else:
             message = f"{type(exc).__name__}: {exc}"

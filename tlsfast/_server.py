@@ -633,7 +633,10 @@ def _listen(host, port):
 
 
 def run(args):
-    """``serve`` subcommand: set up, print the banner, run until stopped."""
+    """``serve`` subcommand: set up, print the banner, run until stopped;
+    returns the exit status (0).  ``args`` is the argparse namespace of
+    ``python -m tlsfast serve``.  Raises CLIError when the certificate or
+    key cannot be loaded or the address cannot be listened on."""
     ca_path = None
     if args.cert:
         cert_path, key_path = args.cert, args.key
