@@ -13,6 +13,7 @@ carry ``IO_TIMEOUT``, and every server also has ``--duration`` as a backstop.
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import os
 import re
@@ -659,3 +660,28 @@ def test_impl_c_import_error_explains(checkout_and_install, installed):
     else:
         assert "has no tlsfast._tls_c module: build it with 'pip install .'" in last
     assert "circular import" not in res.stderr
+
+
+def test_broken_compiled_module_explained(checkout_and_install, tmp_path):
+    """A compiled module that is there but does not load: its own error is
+    the explanation (and the ImportError's cause)."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(os.path.join(checkout_and_install[0], "tlsfast"), checkout / "tlsfast")
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    (checkout / "tlsfast" / f"_tls_c{suffix}").write_bytes(b"not a shared object\n")
+    env = _env_without_impl()
+    res = subprocess.run([sys.executable, "-S", "-m", "tlsfast", "info"], cwd=checkout, env=env,
+                         capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    assert res.returncode == 0, res.stderr
+    assert "implementation: python (tlsfast._tls_py)" in res.stdout
+    assert (f"tlsfast._tls_c is in {checkout / 'tlsfast'} but did not load: "
+            in res.stdout), res.stdout
+    assert "RuntimeWarning" not in res.stderr  # nothing compiled is shadowed
+    res = subprocess.run([sys.executable, "-S", "-c", "import tlsfast"], cwd=checkout,
+                         env=dict(env, TLSFAST_IMPL="c"),
+                         capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    assert res.returncode == 1
+    assert "The above exception was the direct cause" in res.stderr
+    assert res.stderr.splitlines()[-1].startswith(
+        "ImportError: TLSFAST_IMPL=c but the compiled implementation tlsfast._tls_c is not "
+        f"available: tlsfast._tls_c is in {checkout / 'tlsfast'} but did not load: "), res.stderr
