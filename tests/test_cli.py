@@ -13,6 +13,7 @@ carry ``IO_TIMEOUT``, and every server also has ``--duration`` as a backstop.
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import os
 import re
@@ -215,6 +216,8 @@ def test_info(impl_name):
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert f"implementation: {impl_name} ({IMPL_MODULES[impl_name]})" in out
+    assert f"\nwhy: TLSFAST_IMPL={impl_name} asks for it\n" in out
+    assert f"\npackage: {os.path.join(_tlsfast_root(), 'tlsfast')}\n" in out
     assert re.search(r"^tlsfast: \d+\.\d+", out, re.M), out
     assert re.search(r"^OpenSSL: OpenSSL 3\.", out, re.M), out
     assert f"Python: {sys.version.split()[0]}" in out
@@ -372,3 +375,313 @@ def test_signal_clean_shutdown(impl_name, tmp_path, sig):
         assert "Traceback" not in srv.proc.output
     finally:
         srv.proc.kill()
+
+
+# --------------------------------------------------------------------------
+# plain HTTP sent to the TLS port
+# --------------------------------------------------------------------------
+
+def _read_to_eof(sock) -> bytes:
+    """Everything until the server's FIN; a reset raises ConnectionResetError."""
+    data, end = b"", time.monotonic() + IO_TIMEOUT
+    while time.monotonic() < end:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    raise AssertionError(f"no EOF within {IO_TIMEOUT} s; got {data!r}")
+
+
+@pytest.mark.parametrize("body_size", [0, 256 * 1024], ids=["GET", "POST-256KiB"])
+def test_plain_http_gets_400_not_reset(server, impl_name, body_size):
+    request = _get(method="POST" if body_size else "GET",
+                   extra=f"Content-Length: {body_size}\r\n" if body_size else "")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=IO_TIMEOUT) as sock:
+        # all of it before reading: the server must read (and drop) what is
+        # unread before closing, or the kernel answers the close with a reset
+        sock.sendall(request + b"x" * body_size)
+        data = _read_to_eof(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "HTTP/1.1 400 Bad Request", data
+    assert "Connection: close" in lines
+    assert f"Server: tlsfast/0.1.0 ({impl_name})" in lines
+    assert f"Content-Length: {len(body)}" in lines
+    text = body.decode()
+    assert "the plain HTTP request was sent to an HTTPS port" in text
+    assert f"https://127.0.0.1:{server.port}/" in text
+    with server.client() as tls:  # the next TLS client is served as before
+        tls.sendall(_get(extra="Connection: close\r\n"))
+        assert Reader(tls).response()[0] == 200
+
+
+@pytest.mark.interop
+def test_curl_plain_http(server):
+    if shutil.which("curl") is None:
+        pytest.skip("curl not installed")
+    res = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT), "-w", "%{http_code}",
+                          f"http://127.0.0.1:{server.port}/"],
+                         capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+    assert res.returncode == 0, res.stderr   # an answer, not "connection reset"
+    assert res.stdout.endswith("400"), res.stdout
+    assert "This port speaks HTTPS" in res.stdout
+
+
+# --------------------------------------------------------------------------
+# errors: one line on stderr, exit status 2 (usage) or 1 (run time)
+# --------------------------------------------------------------------------
+
+def _cli(impl: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tlsfast", *args], env=_env(impl),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=STARTUP_TIMEOUT, **kwargs)
+
+
+def _serve_error(impl: str, *args: str, status: int = 1, words=(), **kwargs) -> str:
+    """Run ``serve`` with ``args`` (``--duration`` as a backstop): it must exit
+    with ``status`` and one stderr line naming ``words``, without a traceback."""
+    res = _cli(impl, "serve", *args, "--duration", "5", **kwargs)
+    where = f"serve {' '.join(args)}: rc={res.returncode}\n{res.stdout}\n{res.stderr}"
+    assert res.returncode == status, where
+    assert "Traceback" not in res.stderr + res.stdout, where
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tlsfast serve: error: "), where
+    for word in words:
+        assert word in lines[0], f"{word!r} not in: {lines[0]}"
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def pems(certs, tmp_path_factory):
+    """Certificate files for the error cases: paths by name."""
+    d = tmp_path_factory.mktemp("cli-pems")
+    files = {"cert-only": certs.server.leaf_pem.encode(), "garbage": b"not a certificate\n"}
+    for name, data in files.items():
+        (d / f"{name}.pem").write_bytes(data)
+    return {"chain": certs.server.chain, "key": certs.server.key, "other-key": certs.alt.key,
+            "cert-only": str(d / "cert-only.pem"), "garbage": str(d / "garbage.pem"),
+            "missing": str(d / "missing.pem")}
+
+
+@pytest.mark.parametrize("value", ["abc", "70000", "-1", "4.5"])
+def test_port_not_a_port(impl_name, value):
+    _serve_error(impl_name, "--port", value, status=2,
+                 words=["--port", f"invalid port '{value}'", "expected an integer 0-65535"])
+
+
+@pytest.mark.parametrize("option, value", [("--duration", "soon"), ("--duration", "nan"),
+                                           ("--max-requests", "0")])
+def test_bad_number(impl_name, option, value):
+    _serve_error(impl_name, option, value, status=2, words=[option, f"'{value}'", "> 0"])
+
+
+def test_key_without_cert(impl_name, pems):
+    _serve_error(impl_name, "--key", pems["key"], status=2, words=["--key needs --cert"])
+
+
+def test_missing_cert(impl_name, pems):
+    _serve_error(impl_name, "--cert", pems["missing"],
+                 words=["--cert", pems["missing"], "no such file"])
+
+
+def test_missing_key(impl_name, pems):
+    _serve_error(impl_name, "--cert", pems["chain"], "--key", pems["missing"],
+                 words=["--key", pems["missing"], "no such file"])
+
+
+def test_key_does_not_match(impl_name, pems):
+    _serve_error(impl_name, "--cert", pems["chain"], "--key", pems["other-key"],
+                 words=["--key", pems["other-key"], "does not match", pems["chain"]])
+
+
+def test_cert_without_key(impl_name, pems):
+    _serve_error(impl_name, "--cert", pems["cert-only"],
+                 words=["--cert", pems["cert-only"], "no private key", "--key FILE"])
+
+
+def test_cert_not_pem(impl_name, pems):
+    _serve_error(impl_name, "--cert", pems["garbage"], "--key", pems["key"],
+                 words=["--cert", pems["garbage"], "no PEM certificate"])
+
+
+def test_key_not_pem(impl_name, pems):
+    _serve_error(impl_name, "--cert", pems["chain"], "--key", pems["garbage"],
+                 words=["--key", pems["garbage"], "no PEM private key"])
+
+
+def test_port_in_use(impl_name, pems):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        _serve_error(impl_name, "--cert", pems["chain"], "--key", pems["key"],
+                     "--port", str(port),
+                     words=[f"127.0.0.1:{port}", "in use", "--port"])
+
+
+def _unprivileged_port_start() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            return int(f.read())
+    except OSError:
+        return 1024
+
+
+def _drop_net_bind_service():
+    """preexec_fn: take CAP_NET_BIND_SERVICE out of the bounding set, so the
+    program exec'd next has no right to privileged ports even as root."""
+    import ctypes
+    PR_CAPBSET_DROP, CAP_NET_BIND_SERVICE = 24, 10
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_CAPBSET_DROP, CAP_NET_BIND_SERVICE, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_privileged_port(impl_name, pems):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("privileged ports are set up the Linux way here")
+    if _unprivileged_port_start() <= 1:
+        pytest.skip("no privileged ports: net.ipv4.ip_unprivileged_port_start is "
+                    f"{_unprivileged_port_start()}")
+    # a real EACCES from bind(): root keeps its uid but loses the capability
+    preexec = _drop_net_bind_service if os.geteuid() == 0 else None
+    probe = subprocess.run(
+        [sys.executable, "-c", "import socket; socket.create_server(('127.0.0.1', 1))"],
+        preexec_fn=preexec, capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    if "PermissionError" not in probe.stderr:
+        pytest.skip(f"binding port 1 here does not fail with EACCES: rc={probe.returncode} "
+                    f"{probe.stderr.strip()[-200:]}")
+    _serve_error(impl_name, "--cert", pems["chain"], "--key", pems["key"], "--port", "1",
+                 preexec_fn=preexec,
+                 words=["127.0.0.1:1", "permission denied", "CAP_NET_BIND_SERVICE", "--port"])
+
+
+def test_host_does_not_resolve(impl_name, pems):
+    # an IPv6 scope that names no interface fails in getaddrinfo itself,
+    # without a DNS query
+    host = "::1%no-such-interface"
+    _serve_error(impl_name, "--cert", pems["chain"], "--key", pems["key"], "--host", host,
+                 words=[f"--host '{host}'", "does not resolve"])
+
+
+def test_host_not_this_machine(impl_name, pems):
+    try:
+        with open("/proc/sys/net/ipv4/ip_nonlocal_bind") as f:
+            if f.read().strip() != "0":
+                pytest.skip("net.ipv4.ip_nonlocal_bind lets any address be bound")
+    except OSError:
+        pass
+    # TEST-NET-1 (RFC 5737): bind() fails locally; nothing is sent anywhere
+    _serve_error(impl_name, "--cert", pems["chain"], "--key", pems["key"],
+                 "--host", "192.0.2.1",
+                 words=["192.0.2.1:8443", "--host 192.0.2.1", "not an address of this machine"])
+
+
+def test_verbose_shows_traceback(impl_name, pems):
+    res = _cli(impl_name, "serve", "--cert", pems["missing"], "-v")
+    assert res.returncode == 1, res.stderr
+    lines = res.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):", res.stderr
+    assert any(line.startswith("FileNotFoundError") for line in lines), res.stderr
+    assert lines[-1].startswith(f"tlsfast serve: error: --cert {pems['missing']}: no such file")
+
+
+# --------------------------------------------------------------------------
+# which build is live: a source checkout in front of an installed build
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def checkout_and_install(tmp_path_factory):
+    """``checkout/tlsfast``: the package sources without a compiled module;
+    ``site/tlsfast``: the package with it, as ``pip install .`` leaves it in
+    site-packages, its directory on ``PYTHONPATH``.  The subprocesses run
+    with ``python -S``: no site-packages, so the tlsfast installed in the
+    test environment (an editable install's finder would supply
+    ``tlsfast._tls_c`` to any ``tlsfast`` package) stays out.
+    (tools/check_dist.py does the same with a real ``pip install`` of the
+    sdist.)"""
+    src = os.path.join(_tlsfast_root(), "tlsfast")
+    if not any(n.startswith("_tls_c.") and n.endswith((".so", ".pyd")) for n in os.listdir(src)):
+        pytest.fail(f"no compiled tlsfast._tls_c in {src}")
+    base = tmp_path_factory.mktemp("shadow")
+    checkout, site = base / "checkout", base / "site"
+    shutil.copytree(src, checkout / "tlsfast",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyd", "*.c"))
+    pyx = checkout / "tlsfast" / "_tls_c.pyx"
+    if not pyx.exists():  # the package under test is an installed one (make dist-check)
+        pyx.write_text("# stands for the Cython source of a checkout\n")
+    shutil.copytree(src, site / "tlsfast", ignore=shutil.ignore_patterns(
+        "__pycache__", "*.c", "*.pyx", "*.pxi", "*.pxd", "*.h", "*.html"))
+    return str(checkout), str(site / "tlsfast")
+
+
+def _env_without_impl(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TLSFAST_IMPL", "PYTHONPATH", "PYTHONSAFEPATH")}
+    env.update(extra)
+    return env
+
+
+def test_info_explains_shadowed_build(checkout_and_install):
+    checkout, installed = checkout_and_install
+    res = subprocess.run([sys.executable, "-S", "-m", "tlsfast", "info"], cwd=checkout,
+                         env=_env_without_impl(PYTHONPATH=os.path.dirname(installed)),
+                         capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    assert res.returncode == 0, res.stderr
+    assert "implementation: python (tlsfast._tls_py)" in res.stdout
+    assert f"package: {os.path.join(checkout, 'tlsfast')}" in res.stdout
+    why = re.search(r"^why: (.*)$", res.stdout, re.M).group(1)
+    assert ("the tlsfast in the current directory (a source checkout without a compiled "
+            f"extension) shadows the installed one at {installed}") in why
+    assert "RuntimeWarning: tlsfast runs its pure-Python implementation" in res.stderr
+    # elsewhere the installed build is the one imported
+    res = subprocess.run([sys.executable, "-S", "-m", "tlsfast", "info"],
+                         cwd=os.path.dirname(checkout),
+                         env=_env_without_impl(PYTHONPATH=os.path.dirname(installed)),
+                         capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    assert "implementation: c (tlsfast._tls_c)" in res.stdout, res.stdout + res.stderr
+    assert f"package: {installed}" in res.stdout
+    assert "why: the compiled module loaded (TLSFAST_IMPL is not set" in res.stdout
+
+
+@pytest.mark.parametrize("installed", [True, False], ids=["shadowing", "no-build"])
+def test_impl_c_import_error_explains(checkout_and_install, installed):
+    checkout, site_pkg = checkout_and_install
+    env = _env_without_impl(TLSFAST_IMPL="c")
+    if installed:
+        env["PYTHONPATH"] = os.path.dirname(site_pkg)
+    res = subprocess.run([sys.executable, "-S", "-c", "import tlsfast"], cwd=checkout, env=env,
+                         capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    assert res.returncode == 1
+    last = res.stderr.splitlines()[-1]
+    assert last.startswith("ImportError: TLSFAST_IMPL=c but the compiled implementation "
+                           "tlsfast._tls_c is not available: the tlsfast in the current "
+                           "directory (a source checkout without a compiled extension)"), last
+    if installed:
+        assert f"shadows the installed one at {site_pkg}" in last
+    else:
+        assert "has no tlsfast._tls_c module: build it with 'pip install .'" in last
+    assert "circular import" not in res.stderr
+
+
+def test_broken_compiled_module_explained(checkout_and_install, tmp_path):
+    """A compiled module that is there but does not load: its own error is
+    the explanation (and the ImportError's cause)."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(os.path.join(checkout_and_install[0], "tlsfast"), checkout / "tlsfast")
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    (checkout / "tlsfast" / f"_tls_c{suffix}").write_bytes(b"not a shared object\n")
+    env = _env_without_impl()
+    res = subprocess.run([sys.executable, "-S", "-m", "tlsfast", "info"], cwd=checkout, env=env,
+                         capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    assert res.returncode == 0, res.stderr
+    assert "implementation: python (tlsfast._tls_py)" in res.stdout
+    assert (f"tlsfast._tls_c is in {checkout / 'tlsfast'} but did not load: "
+            in res.stdout), res.stdout
+    assert "RuntimeWarning" not in res.stderr  # nothing compiled is shadowed
+    res = subprocess.run([sys.executable, "-S", "-c", "import tlsfast"], cwd=checkout,
+                         env=dict(env, TLSFAST_IMPL="c"),
+                         capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    assert res.returncode == 1
+    assert "The above exception was the direct cause" in res.stderr
+    assert res.stderr.splitlines()[-1].startswith(
+        "ImportError: TLSFAST_IMPL=c but the compiled implementation tlsfast._tls_c is not "
+        f"available: tlsfast._tls_c is in {checkout / 'tlsfast'} but did not load: "), res.stderr

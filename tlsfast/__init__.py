@@ -7,8 +7,12 @@ Two implementations share one API (``tlsfast._protocol``):
 
 The environment variable ``TLSFAST_IMPL`` picks one: ``c`` or ``python``.
 When it is set, that implementation must load or ``import tlsfast`` fails
-with ``ImportError``; when unset, the compiled one is tried first.
-``tlsfast.__impl__`` names the live one (``"c"`` or ``"python"``).
+with ``ImportError`` saying why; when unset, the compiled one is tried
+first, then pure Python -- with a ``RuntimeWarning`` when a compiled build
+of tlsfast later on ``sys.path`` is shadowed by this one (for example a
+source checkout, run from its directory, in front of ``pip install .``'s
+build).  ``tlsfast.__impl__`` names the live one (``"c"`` or ``"python"``);
+``python -m tlsfast info`` says why.
 """
 
 import os as _os
@@ -34,25 +38,36 @@ def _load(name):
 
 
 _requested = _os.environ.get("TLSFAST_IMPL", "").strip().lower()
+_c_import_error = None  # str: why the compiled module did not load, when it did not
 if _requested:
     try:
         _impl = _load(_requested)
     except ImportError as exc:
         if _requested != "c":
             raise
+        from ._impl_choice import why_not_compiled as _why
+        _message, _present = _why(list(__path__), exc)
         raise ImportError(
-            "TLSFAST_IMPL=c but the compiled implementation tlsfast._tls_c "
-            f"could not be imported ({exc}); build it with 'pip install .' "
-            "(needs a C compiler and OpenSSL >= 3.0 headers)"
-        ) from exc
+            f"TLSFAST_IMPL=c but the compiled implementation tlsfast._tls_c is "
+            f"not available: {_message}") from (exc if _present else None)
     __impl__ = _requested
 else:
     try:
         _impl = _load("c")
         __impl__ = "c"
-    except ImportError:
+    except ImportError as exc:
+        _c_import_error = str(exc)
         _impl = _load("python")
         __impl__ = "python"
+        from ._impl_choice import shadowed_compiled_builds as _shadowed
+        if _shadowed(__path__):
+            # a compiled build is installed but this one is imported: the
+            # fallback would go unnoticed (the usual cause: started in a
+            # source checkout after a non-editable install)
+            import warnings as _warnings
+            from ._impl_choice import why_not_compiled as _why
+            _warnings.warn("tlsfast runs its pure-Python implementation: "
+                           + _why(list(__path__), exc)[0], RuntimeWarning, stacklevel=2)
 
 globals().update({name: getattr(_impl, name) for name in _IMPL_NAMES})
 

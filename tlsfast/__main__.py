@@ -2,27 +2,39 @@
 
 ``serve``  a demo HTTPS / TLS echo server on the non-blocking fast path
            (see ``tlsfast._server``);
-``info``   which implementation is live, the OpenSSL it uses, its features.
+``info``   which implementation is live and why, the OpenSSL it uses, its
+           features.
+
+Errors are one line on stderr, ``tlsfast COMMAND: error: ...``, naming the
+file, port or option at fault and what to do; the exit status is 2 for a
+usage error (argparse's convention) and 1 for a failure at run time.
+``-v`` / ``--verbose`` adds the traceback.
 
 The benchmark suite is a repository tool beside the package:
 ``python -m bench`` from a checkout (``make bench``).
 """
 
 import argparse
+import math
+import os
 import platform
 import sys
+import traceback
 
 import tlsfast
+from tlsfast import _server
+from tlsfast._impl_choice import explain as _explain_impl
 
 
 def _cmd_serve(args):
-    from tlsfast import _server
     return _server.run(args)
 
 
 def _cmd_info(args):
     lines = [
         ("implementation", f"{tlsfast.__impl__} ({tlsfast.SSLContext.__module__})"),
+        ("why", _explain_impl(tlsfast)),
+        ("package", os.path.dirname(os.path.abspath(tlsfast.__file__))),
         ("tlsfast", tlsfast.__version__),
         ("OpenSSL", tlsfast.OPENSSL_VERSION),
         ("OpenSSL version info", ".".join(map(str, tlsfast.OPENSSL_VERSION_INFO))),
@@ -38,23 +50,39 @@ def _cmd_info(args):
 
 
 def _port(text):
-    port = int(text)
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {port}")
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected an integer 0-65535")
     return port
 
 
-def _positive(kind):
+def _positive(kind, what):
+    """An argparse type: ``kind`` (int or float) above 0 and finite."""
+    expected = "an integer" if kind is int else "a number"
+
     def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected {expected} > 0")
         return value
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line (with a pointer to --help), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tlsfast", description="tlsfast: a fast TLS socket layer for "
         "non-blocking Python event loops")
     parser.add_argument("--version", action="version",
@@ -74,27 +102,49 @@ def build_parser():
     serve.add_argument("--key", metavar="FILE", help="PEM private key (default: in --cert)")
     serve.add_argument("--cert-dir", metavar="DIR", default=".tlsfast-demo",
                        help="where the demo CA and certificate go (%(default)s)")
-    serve.add_argument("--max-requests", type=_positive(int), metavar="N",
+    serve.add_argument("--max-requests", type=_positive(int, "count"), metavar="N",
                        help="stop after serving N HTTP requests")
-    serve.add_argument("--duration", type=_positive(float), metavar="SECONDS",
+    serve.add_argument("--duration", type=_positive(float, "duration"), metavar="SECONDS",
                        help="stop after this many seconds")
     serve.add_argument("-v", "--verbose", action="store_true",
-                       help="log connections and errors to stderr")
-    serve.set_defaults(func=_cmd_serve)
+                       help="log connections and errors to stderr; a failure "
+                       "shows its traceback")
+    serve.set_defaults(func=_cmd_serve, parser=serve)
 
-    info = commands.add_parser("info", help="show implementation, OpenSSL and features")
-    info.set_defaults(func=_cmd_info)
+    info = commands.add_parser(
+        "info", help="show implementation, OpenSSL and features",
+        description="Which implementation is live and why, where the package "
+        "was imported from, the OpenSSL it runs with and its HAS_* features.")
+    info.add_argument("-v", "--verbose", action="store_true",
+                      help="a failure shows its traceback")
+    info.set_defaults(func=_cmd_info, parser=info)
     return parser
 
 
 def main(argv=None):
-    """Console-script entry point; returns the exit status."""
+    """Console-script entry point; returns the exit status: 0, 1 for a
+    failure at run time (one line on stderr, the traceback too with
+    ``--verbose``), 2 for a usage error (argparse exits itself)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command == "serve" and args.key and not args.cert:
-        parser.error("--key needs --cert")
-    return args.func(args)
+        args.parser.error("--key needs --cert")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130                       # the shell's status for SIGINT
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        if isinstance(exc, _server.CLIError):
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+            if not args.verbose:
+                message += " (-v shows the traceback)"
+        message = " ".join(message.splitlines())
+        print(f"{args.parser.prog}: error: {message}", file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":

@@ -6,8 +6,18 @@ It drives TLS only through tlsfast's non-raising fast path
 
 Each connection is a small state machine::
 
-    HANDSHAKE --handshake done--> OPEN --peer EOF / Connection: close /
-                                         server stopping--> CLOSING --> CLOSED
+    DETECT --first byte not a letter--> HANDSHAKE --handshake done--> OPEN
+       |     OPEN --peer EOF / Connection: close / server stopping--> CLOSING
+       |     CLOSING --close_notify exchanged--> CLOSED
+       +--first byte an ASCII letter (plain HTTP)--> REFUSING --> CLOSED
+
+DETECT peeks at the first byte the client sent without consuming it, as
+nginx does: a TLS ClientHello's record starts with 0x16, an HTTP request
+line with the first letter of its method.  Plain HTTP gets ``400 Bad
+Request`` in clear text, saying that the port speaks HTTPS, then a lingering
+close (our FIN, then the client's bytes read and dropped until its FIN) so
+that the answer arrives instead of a TCP reset.  Anything else goes on to
+the TLS handshake, the peeked byte still in the socket.
 
 ``Connection.step()`` advances it as far as it can without blocking and
 returns what to wait for: a ``selectors`` event mask (the socket's
@@ -16,9 +26,9 @@ may still be buffered inside OpenSSL, where no selector can see it) or
 ``DONE``.  ``Server`` owns the selector and re-registers each socket with the
 mask its last step returned.
 
-In the OPEN state the first bytes decide the protocol: an HTTP/1.x request
-line gets HTTP (GET/HEAD, keep-alive, pipelining, ``Connection: close``);
-anything else is echoed back verbatim.
+In the OPEN state the first decrypted bytes decide the protocol: an HTTP/1.x
+request line gets HTTP (GET/HEAD, keep-alive, pipelining,
+``Connection: close``); anything else is echoed back verbatim.
 """
 
 import email.utils
@@ -57,7 +67,23 @@ _REQUEST_PREFIX = re.compile(rb"[A-Z]{1,16}(?: [\x21-\x7e]*(?: [\x21-\x7e]*)?)?\
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
+def http_response(status, body, *, close, head=False, extra=""):
+    """An HTTP/1.1 response with a text/plain ``body`` (str), as bytes."""
+    payload = body.encode()
+    return (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        f"Server: tlsfast/{tlsfast.__version__} ({tlsfast.__impl__})\r\n"
+        f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(payload)}\r\n"
+        f"Connection: {'close' if close else 'keep-alive'}\r\n"
+        f"{extra}\r\n"
+    ).encode("latin-1") + (b"" if head else payload)
+
+
 class State(enum.Enum):
+    DETECT = "detect"
+    REFUSING = "refusing"
     HANDSHAKE = "handshake"
     OPEN = "open"
     CLOSING = "closing"
@@ -69,9 +95,10 @@ class Connection:
 
     def __init__(self, server, sock, peer):
         self.server = server
-        self.sock = sock
+        self.sock = sock                 # the TCP socket, then its TLS wrapper
+        self.fd = sock.fileno()          # the same descriptor in both
         self.peer = peer
-        self.state = State.HANDSHAKE
+        self.state = State.DETECT
         self.deadline = time.monotonic() + HANDSHAKE_TIMEOUT
         self.registered = 0              # events the selector watches for us
         self.protocol = None             # "http" or "echo" once sniffed
@@ -86,6 +113,20 @@ class Connection:
     # -- the state machine ------------------------------------------------
     def step(self):
         """Advance without blocking; return events to wait for, RUN_AGAIN or DONE."""
+        if self.state is State.DETECT:
+            first = self._peek()
+            if first is None:
+                return selectors.EVENT_READ
+            if not first:                        # EOF before a byte
+                return DONE
+            if first.isalpha():                  # bytes: ASCII letters only
+                self._enter_refusing()
+            else:
+                self.sock = self.server.context.wrap_socket(
+                    self.sock, server_side=True, do_handshake_on_connect=False)
+                self.state = State.HANDSHAKE
+        if self.state is State.REFUSING:
+            return self._refusing_step()
         sock = self.sock
         if self.state is State.HANDSHAKE:
             if sock.try_do_handshake() < 0:
@@ -105,6 +146,43 @@ class Connection:
                 self.server.log(f"{self.name}: no clean TLS shutdown: {exc}")
             self.state = State.CLOSED
         return DONE
+
+    def _peek(self):
+        """The first byte received, left in the socket; b"" at EOF, None
+        while nothing has arrived."""
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return None
+
+    def _enter_refusing(self):
+        self.state = State.REFUSING
+        self.deadline = time.monotonic() + CLOSE_TIMEOUT
+        host, port = self.sock.getsockname()[:2]
+        url = f"https://{f'[{host}]' if ':' in host else host}:{port}/"
+        self.outbuf += http_response(
+            400, "This port speaks HTTPS: the plain HTTP request was sent to an "
+            f"HTTPS port.\nUse {url} instead.\n", close=True)
+        self.server.log(f"{self.name}: plain HTTP on the TLS port: answered 400")
+
+    def _refusing_step(self):
+        """REFUSING: send the 400, shut our side, read until the peer's FIN.
+
+        Closing with the request still unread would make the kernel send a
+        reset, which can destroy the answer before the client reads it."""
+        sock = self.sock
+        for _ in range(TURNS_PER_STEP):
+            try:
+                if self.outbuf:
+                    del self.outbuf[:sock.send(self.outbuf)]
+                    if not self.outbuf:
+                        sock.shutdown(socket.SHUT_WR)
+                    continue
+                if not sock.recv_into(self.server.read_view):
+                    return DONE
+            except (BlockingIOError, InterruptedError):
+                return selectors.EVENT_WRITE if self.outbuf else selectors.EVENT_READ
+        return RUN_AGAIN
 
     def _enter_open(self):
         self.state = State.OPEN
@@ -151,7 +229,9 @@ class Connection:
         self.close_when_flushed = True
 
     def expire(self):
-        """The deadline passed: return True to drop the connection now."""
+        """The deadline passed: return True to drop the connection now
+        (a client that keeps sending after a REFUSING answer may then see
+        a reset, as from nginx after its lingering time)."""
         if self.state is State.OPEN:
             self.close_when_flushed = True
             self.outbuf.clear()  # a peer that stopped reading gets no more
@@ -256,18 +336,7 @@ class Connection:
 
     def _respond(self, status, body, *, close=False, head=False, extra=""):
         close = close or self.server.stopping
-        payload = body.encode()
-        self.outbuf += (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            f"Server: tlsfast/{tlsfast.__version__} ({tlsfast.__impl__})\r\n"
-            f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n"
-            f"Content-Length: {len(payload)}\r\n"
-            f"Connection: {'close' if close else 'keep-alive'}\r\n"
-            f"{extra}\r\n"
-        ).encode("latin-1")
-        if not head:
-            self.outbuf += payload
+        self.outbuf += http_response(status, body, close=close, head=head, extra=extra)
         if close:
             self.close_when_flushed = True
 
@@ -350,7 +419,7 @@ class Server:
         self.grace_end = time.monotonic() + STOP_GRACE
         self._close_listener()
         for conn in list(self.connections):
-            if conn.state is State.HANDSHAKE:
+            if conn.state in (State.DETECT, State.HANDSHAKE):
                 self._close(conn)
             else:
                 conn.request_close()
@@ -374,17 +443,17 @@ class Server:
             try:
                 raw.setblocking(False)
                 raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock = self.context.wrap_socket(
-                    raw, server_side=True, do_handshake_on_connect=False)
             except OSError as exc:
                 self.log(f"accept: {exc}")
                 self.errors += 1
                 raw.close()
                 continue
             self.accepted += 1
-            conn = Connection(self, sock, peer)
+            conn = Connection(self, raw, peer)
             self.connections.add(conn)
-            self.selector.register(sock, selectors.EVENT_READ, conn)
+            # by descriptor: it outlives the TCP socket object, which the
+            # TLS wrapper takes over after DETECT
+            self.selector.register(conn.fd, selectors.EVENT_READ, conn)
             conn.registered = selectors.EVENT_READ
             self._run(conn)
 
@@ -401,7 +470,7 @@ class Server:
         elif events == RUN_AGAIN:
             self.ready.append(conn)
         elif events != conn.registered:
-            self.selector.modify(conn.sock, events, conn)
+            self.selector.modify(conn.fd, events, conn)
             conn.registered = events
 
     def _expire(self, now):
@@ -415,7 +484,7 @@ class Server:
     def _close(self, conn):
         self.connections.discard(conn)
         try:
-            self.selector.unregister(conn.sock)
+            self.selector.unregister(conn.fd)
         except (KeyError, ValueError):
             pass
         conn.state = State.CLOSED
@@ -423,49 +492,158 @@ class Server:
 
 
 # -- setup ---------------------------------------------------------------
+class CLIError(Exception):
+    """A failure the user can fix.  ``python -m tlsfast`` prints the message
+    (which names the file, port or option and what to do) as one line on
+    stderr and exits with status 1."""
+
+
+PEM_SCAN_BYTES = 1 << 20   # read of a certificate or key file to explain a failure
+_PEM_CERT = re.compile(rb"^-----BEGIN (?:TRUSTED )?CERTIFICATE-----", re.M)
+_PEM_KEY = re.compile(rb"^-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----", re.M)
+_READ_PROBLEMS = {
+    errno.ENOENT: "no such file",
+    errno.EISDIR: "is a directory",
+    errno.EACCES: "permission denied (not readable by this user)",
+}
+
+
 def make_demo_certs(cert_dir):
     """Create a throw-away CA and a server certificate for localhost,
-    127.0.0.1 and ::1 with trustme; return (ca, cert, key) absolute paths."""
+    127.0.0.1 and ::1 with trustme; return (ca, cert, key) absolute paths.
+    Raises CLIError without trustme or when ``cert_dir`` is not writable."""
     try:
         import trustme
     except ImportError:
-        raise SystemExit(
-            "tlsfast serve: creating a demo certificate needs trustme "
-            "(pip install 'tlsfast[demo]'), or pass --cert and --key") from None
+        raise CLIError(
+            "creating a demo certificate needs trustme: pip install 'tlsfast[demo]', "
+            "or pass --cert FILE (and --key FILE)") from None
     cert_dir = os.path.abspath(cert_dir)
-    os.makedirs(cert_dir, exist_ok=True)
-    ca = trustme.CA(organization_name="tlsfast demo CA")
-    leaf = ca.issue_cert("localhost", "127.0.0.1", "::1")
-    ca_path = os.path.join(cert_dir, "ca.pem")
-    cert_path = os.path.join(cert_dir, "cert.pem")
-    key_path = os.path.join(cert_dir, "key.pem")
-    ca.cert_pem.write_to_path(ca_path)
-    with open(cert_path, "wb") as f:
-        for pem in leaf.cert_chain_pems:
-            f.write(pem.bytes())
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "wb") as f:
-        f.write(leaf.private_key_pem.bytes())
-    os.chmod(key_path, 0o600)
+    try:
+        os.makedirs(cert_dir, exist_ok=True)
+        ca = trustme.CA(organization_name="tlsfast demo CA")
+        leaf = ca.issue_cert("localhost", "127.0.0.1", "::1")
+        ca_path = os.path.join(cert_dir, "ca.pem")
+        cert_path = os.path.join(cert_dir, "cert.pem")
+        key_path = os.path.join(cert_dir, "key.pem")
+        ca.cert_pem.write_to_path(ca_path)
+        with open(cert_path, "wb") as f:
+            for pem in leaf.cert_chain_pems:
+                f.write(pem.bytes())
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "wb") as f:
+            f.write(leaf.private_key_pem.bytes())
+        os.chmod(key_path, 0o600)
+    except OSError as exc:
+        raise CLIError(
+            f"--cert-dir {cert_dir}: cannot write the demo certificate there "
+            f"({exc.strerror or exc}); choose a writable --cert-dir") from exc
     return ca_path, cert_path, key_path
 
 
+def _read_pem(path, option, hint):
+    """The start of the file ``option`` names; CLIError if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(PEM_SCAN_BYTES)
+    except OSError as exc:
+        problem = _READ_PROBLEMS.get(exc.errno, f"cannot read it ({exc.strerror or exc})")
+        raise CLIError(f"{option} {path}: {problem}; {hint}") from exc
+
+
+def load_server_context(cert_path, key_path):
+    """A server SSLContext with the certificate chain ``cert_path`` and the
+    private key ``key_path`` (None: the key is in ``cert_path``), as
+    ``SSLContext.load_cert_chain``.  Raises CLIError naming the file at
+    fault: missing or unreadable, no PEM certificate, no PEM private key, or
+    a key that does not match the certificate."""
+    cert = _read_pem(cert_path, "--cert", "give a PEM certificate chain, or leave out "
+                     "--cert for a throw-away demo certificate")
+    key = cert if key_path is None else _read_pem(
+        key_path, "--key", f"give the PEM private key of the certificate in --cert {cert_path}")
+    context = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert_path, key_path)
+    except tlsfast.SSLError as exc:
+        raise CLIError(_cert_problem(cert_path, key_path, cert, key, exc)) from exc
+    except OSError as exc:  # the file changed since it was read
+        raise CLIError(f"cannot load --cert {cert_path}: {exc}") from exc
+    return context
+
+
+def _cert_problem(cert_path, key_path, cert, key, exc):
+    """Which of the two files a load_cert_chain SSLError is about, in words."""
+    key_desc = f"--key {key_path}" if key_path else f"the private key in --cert {cert_path}"
+    if getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH":
+        return (f"{key_desc} does not match the certificate in --cert {cert_path}; "
+                "give the private key the certificate was issued for")
+    if not _PEM_CERT.search(cert):
+        return (f"--cert {cert_path} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' "
+                f"line); give a PEM certificate chain (DER converts with 'openssl x509 "
+                f"-inform der -in {shlex.quote(cert_path)} -out cert.pem')")
+    if not _PEM_KEY.search(key):
+        if key_path is None:
+            return (f"--cert {cert_path} holds a certificate but no private key; "
+                    "pass the key file with --key FILE")
+        return (f"--key {key_path} holds no PEM private key (no '-----BEGIN ... PRIVATE "
+                "KEY-----' line); give the certificate's private key in PEM")
+    return (f"cannot load --cert {cert_path} with {key_desc}: {exc}; check that they are "
+            "the PEM certificate chain and its unencrypted private key")
+
+
+def _unprivileged_port_start():
+    """The lowest port a process without CAP_NET_BIND_SERVICE may bind (Linux
+    sysctl net.ipv4.ip_unprivileged_port_start; 1024 elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1024
+
+
 def _listen(host, port):
-    family, _, _, _, addr = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    return socket.create_server(addr, family=family, backlog=128)
+    """A listening TCP socket on ``host`` (name or address) and ``port``
+    (int, 0: any free one).  Raises CLIError when the host does not resolve,
+    the port is in use or privileged, or the address is not this machine's."""
+    try:
+        family, _, _, _, addr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        raise CLIError(
+            f"--host {host!r} does not resolve ({reason}); give an address of this machine "
+            "(127.0.0.1, ::1, 0.0.0.0 for all) or a name that resolves to one") from exc
+    where = f"[{addr[0]}]:{port}" if family == socket.AF_INET6 else f"{addr[0]}:{port}"
+    try:
+        return socket.create_server(addr, family=family, backlog=128)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            problem = ("the port is in use (another server is listening there); stop it "
+                       "or choose another --port (--port 0 picks a free one)")
+        elif exc.errno == errno.EACCES and 0 < port < _unprivileged_port_start():
+            problem = (f"permission denied: ports below {_unprivileged_port_start()} need "
+                       "root or the CAP_NET_BIND_SERVICE capability; choose --port "
+                       f"{_unprivileged_port_start()} or above (--port 0 picks a free one)")
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            problem = (f"--host {host} is not an address of this machine; give 127.0.0.1, "
+                       "::1, 0.0.0.0 (all addresses) or one of this machine's addresses")
+        else:
+            problem = f"{exc.strerror or exc}; check --host and --port"
+        raise CLIError(f"cannot listen on {where}: {problem}") from exc
 
 
 def run(args):
-    """``serve`` subcommand: set up, print the banner, run until stopped."""
+    """``serve`` subcommand: set up, print the banner, run until stopped;
+    returns the exit status (0).  ``args`` is the argparse namespace of
+    ``python -m tlsfast serve``.  Raises CLIError when the certificate or
+    key cannot be loaded or the address cannot be listened on."""
     ca_path = None
     if args.cert:
         cert_path, key_path = args.cert, args.key
     else:
         ca_path, cert_path, key_path = make_demo_certs(args.cert_dir)
 
-    context = tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
+    context = load_server_context(cert_path, key_path)
     context.set_alpn_protocols(["http/1.1"])
     keylog = os.environ.get("SSLKEYLOGFILE")
     if keylog and not sys.flags.ignore_environment:

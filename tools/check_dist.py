@@ -13,8 +13,11 @@
    the ``.pyx`` / ``.pxi`` / ``.pxd`` / ``.h`` sources, the typing files,
    README, LICENSE) and no generated file (``_tls_c.c``, ``_error_codes.h``, ``.so``).
 4. A fresh venv installs the **sdist** (so the extension is compiled from
-   it, against this machine's OpenSSL headers) with the ``test`` extra, and
-   the suite runs against that installed package from a copy of the clone
+   it, against this machine's OpenSSL headers) with the ``test`` extra.
+   Run from the clone, whose ``tlsfast/`` (sources, nothing compiled)
+   shadows the installed build, ``python -m tlsfast info`` must say so and
+   ``TLSFAST_IMPL=c`` must fail with an ``ImportError`` that says so.  Then
+   the suite runs against the installed package from a copy of the clone
    without its ``tlsfast/`` directory.
 
 Exit status 1 on the first failed check.  ``--keep`` leaves the directory.
@@ -92,6 +95,31 @@ def check_sdist(path):
     print(f"dist-check: sdist {name}: {len(names)} files, sources complete, nothing generated")
 
 
+def check_shadowing(py, checkout):
+    """From ``checkout`` the source tlsfast is imported in front of the
+    installed build: the fallback must be explained, never silent."""
+    installed = subprocess.run(
+        [py, "-c", "import os, tlsfast; print(os.path.dirname(tlsfast.__file__))"],
+        cwd=os.path.dirname(checkout), capture_output=True, text=True, check=True).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if k not in ("TLSFAST_IMPL", "PYTHONPATH")}
+    info = subprocess.run([py, "-m", "tlsfast", "info"], cwd=checkout, env=env,
+                          capture_output=True, text=True)
+    expected = ("the tlsfast in the current directory (a source checkout without a compiled "
+                f"extension) shadows the installed one at {installed}")
+    if info.returncode != 0 or expected not in info.stdout or "RuntimeWarning" not in info.stderr:
+        fail(f"'python -m tlsfast info' in the checkout does not explain the shadowed build "
+             f"(rc={info.returncode}):\n{info.stdout}{info.stderr}")
+    forced = subprocess.run([py, "-c", "import tlsfast"], cwd=checkout,
+                            env=dict(env, TLSFAST_IMPL="c"), capture_output=True, text=True)
+    last = (forced.stderr.splitlines() or [""])[-1]
+    if forced.returncode == 0 or not last.startswith("ImportError: TLSFAST_IMPL=c") \
+            or expected not in last:
+        fail(f"TLSFAST_IMPL=c in the checkout: no ImportError explaining the shadowed build "
+             f"(rc={forced.returncode}):\n{forced.stderr}")
+    print(f"dist-check: in the checkout, info and TLSFAST_IMPL=c explain that it shadows "
+          f"{installed}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -127,6 +155,7 @@ def main(argv=None):
         run([py, "-c", "import tlsfast, tlsfast._tls_c; assert tlsfast.__impl__ == 'c', "
                        "tlsfast.__impl__; print('installed from the sdist:', tlsfast.__file__)"],
             cwd=tmp)
+        check_shadowing(py, src)
         # the suite against the installed package: a copy of the clone
         # without its tlsfast/ (tests and docs read files beside them)
         shutil.rmtree(os.path.join(src, "tlsfast"))
