@@ -1,4 +1,4 @@
-"""Pytest-side support for tests/test_gevent.py and tests/test_eventlet.py.
+"""Pytest-side support for tests/test_green.py.
 
 The green libraries never run in the pytest process: every scenario runs in
 ``tests/green/scenarios.py`` as a subprocess (bounded by a timeout), either

@@ -1,6 +1,6 @@
-"""Green-library scenarios, run in a subprocess by tests/test_gevent.py and
-tests/test_eventlet.py so that gevent's and eventlet's hubs (and any
-monkey-patching) never touch the pytest process.
+"""Green-library scenarios, run in a subprocess by tests/test_green.py so
+that gevent's and eventlet's hubs (and any monkey-patching) never touch the
+pytest process.
 
     python scenarios.py suite LIB IMPL CA CHAIN KEY [NAME ...]
         run the in-process scenarios (all, or the NAMEs) and print one JSON
