@@ -15,11 +15,15 @@ it never skips them.
 
 from __future__ import annotations
 
+import errno
+import importlib.util
 import socket
+import ssl
 
 import pytest
 
 import green_support as gs
+from conftest import IMPL_MODULES
 
 LIBS = ["gevent", "eventlet"]
 SUITES = {lib: gs.SuiteResults(lib) for lib in LIBS}
@@ -210,18 +214,6 @@ def test_wsgi_survives_vanishing_clients(lib, impl, certs):
 
 
 # --------------------------------------------------------------------------
-# a monkey-patched process
-# --------------------------------------------------------------------------
-
-def test_monkey_patched_process(lib, impl, certs):
-    """After the library's monkey-patching: its WSGI server on tlsfast,
-    fetched by requests (now on the library's green ssl) from 20 greenlets."""
-    data = gs.run_monkey(lib, impl.name, certs)
-    assert data["ok_clients"] == 20 and data["requests"] == 60, data
-    assert data["ssl_context_class"] == PATCHED_SSL_CONTEXT[lib]
-
-
-# --------------------------------------------------------------------------
 # imports
 # --------------------------------------------------------------------------
 
@@ -231,3 +223,152 @@ def test_import_error_names_the_extra(lib):
 
 def test_import_tlsfast_does_not_import_the_library(lib):
     gs.check_tlsfast_does_not_import(lib)
+
+
+# --------------------------------------------------------------------------
+# unwrap() timeouts and server-side wraps of unconnected sockets, as the stdlib
+# --------------------------------------------------------------------------
+
+def _stdlib_unwrap_timeouts(net, client_ctx, server_ctx) -> dict:
+    """The stdlib's unwrap() messages in the two cases of the scenario."""
+    out = {}
+    for case in ("read", "write"):
+        client, _server = net.tls_pair(client_ctx(ssl), server_ctx(ssl))
+        client.settimeout(0.3)
+        if case == "write":
+            with pytest.raises(socket.timeout):
+                client.sendall(b"x" * (32 << 20))
+        with pytest.raises(socket.timeout) as info:
+            client.unwrap()
+        out[case] = str(info.value)
+    return out
+
+
+def test_unwrap_timeout_names_the_operation(lib, impl, certs, net, client_ctx, server_ctx):
+    """Waiting for the peer's close_notify times out as a read, waiting to
+    send ours as a write: the stdlib's messages for the same two cases."""
+    data = scenario(lib, impl, certs, "unwrap_timeout")
+    stdlib = _stdlib_unwrap_timeouts(net, client_ctx, server_ctx)
+    assert stdlib == {"read": "The read operation timed out",
+                      "write": "The write operation timed out"}
+    for case in ("read", "write"):
+        assert data[case]["exc"] == socket.timeout.__name__
+        assert data[case]["msg"] == stdlib[case], data
+        assert 0.25 <= data[case]["elapsed"] < 3.0, data
+
+
+def test_server_side_wrap_of_unconnected_socket_as_the_stdlib(lib, impl, certs):
+    """wrap_socket(unconnected, server_side=True) is no error (as the
+    stdlib's ssl and the library's own green ssl): a server-side socket
+    without TLS whose do_handshake / getpeercert raise ENOTCONN."""
+    data = scenario(lib, impl, certs, "server_wrap_unconnected")
+    assert data["stdlib"]["wrap"] == "ok", data
+    assert data["stdlib"]["do_handshake"][:2] == ["OSError", errno.ENOTCONN], data
+    assert data["tlsfast"] == data["stdlib"], data
+    assert data["library"]["wrap"] == "ok", data
+
+
+# --------------------------------------------------------------------------
+# monkey-patched programs with PLAIN tlsfast contexts
+# --------------------------------------------------------------------------
+
+ORDERS = ["before", "after"]   # tlsfast imported before / after the patching
+GREEN_MODULE = {"gevent": "tlsfast.gevent", "eventlet": "tlsfast.eventlet"}
+
+
+@pytest.fixture(scope="module")
+def slow_server(certs):
+    server = gs.SlowHTTPSServer(certs)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_patched_program_https_keeps_the_hub_running(lib, impl, order, certs, slow_server):
+    """http.client over a plain tlsfast context (create_default_context()
+    and SSLContext(...)) in a patched program: while the server takes
+    SLOW_DELAY to answer, a ticker greenlet keeps ticking -- as with the
+    stdlib's (patched) ssl in the same program -- and the socket is the
+    library's cooperative tlsfast socket."""
+    data = gs.run_patched("ticker", lib, impl.name, order, certs.ca_pem, slow_server.port)
+    assert data["impl"] == impl.name
+    reference = data["stdlib"]
+    expected = gs.SLOW_DELAY / data["tick"]
+    assert reference["body"] == "slow ok" and reference["ticks"] >= 0.4 * expected, data
+    for kind in ("create_default_context", "SSLContext"):
+        run = data[kind]
+        assert run["body"] == "slow ok", data
+        assert run["elapsed"] >= gs.SLOW_DELAY, data
+        # the hub ran: ticks near the stdlib's and near one per TICK
+        assert run["ticks"] >= 0.5 * reference["ticks"], (kind, data)
+        assert run["ticks"] >= 0.4 * expected, (kind, data)
+        assert run["socket"].rpartition(".")[0] == GREEN_MODULE[lib], data
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_patched_wsgi_server_with_plain_context(lib, impl, order, certs):
+    """gevent.pywsgi (ssl_context=<plain tlsfast context>) / eventlet.wsgi
+    (a listening socket wrapped by a plain tlsfast context) in a patched
+    program, fetched by requests (on the library's green ssl) from 20
+    greenlets of the same hub: a blocking wrap would deadlock them."""
+    data = gs.run_patched("wsgi", lib, impl.name, order, certs.ca_pem,
+                          certs.server.chain, certs.server.key)
+    assert data["impl"] == impl.name
+    assert data["ok_clients"] == 20, data
+    assert [m.rpartition(".")[0] for m in data["server_sockets"]] == [GREEN_MODULE[lib]], data
+    assert data["ssl_context_class"] == PATCHED_SSL_CONTEXT[lib]
+
+
+# --------------------------------------------------------------------------
+# gunicorn, tlsfast from its ssl_context server hook
+# --------------------------------------------------------------------------
+
+def test_gunicorn_gevent_worker_serves_around_stalled_clients(impl, certs):
+    """gunicorn -k gevent: its worker patches the process and hands the
+    hook's tlsfast context to gevent's server; clients that stall
+    mid-handshake or mid-request do not stop ten concurrent others."""
+    with gs.Gunicorn("gevent", impl.name, certs) as server:
+        try:
+            result = gs.check_serves_around_stalled_clients(server.port, certs.ca_pem)
+        except Exception as exc:  # noqa: BLE001 - add the server's log
+            pytest.fail(f"{exc!r}\ngunicorn output:\n{server.proc.output[-6000:]}")
+    assert result["statuses"] == [200], result
+    assert result["bodies"] == ["tlsfast.gevent.SSLSocket"], result
+    assert result["slowest"] < 5.0, result
+    assert result["stalled_open"] == [True, True], result
+
+
+#: gunicorn speaks HTTP/2 (gunicorn >= 24 with the h2 package): then clients
+#: that negotiate h2 are served over it
+GUNICORN_SPEAKS_H2 = (importlib.util.find_spec("gunicorn.http2") is not None
+                      and importlib.util.find_spec("h2") is not None)
+_GTHREAD_REFERENCE: dict = {}
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("impl_name", [
+    pytest.param("c", marks=pytest.mark.xfail(
+        GUNICORN_SPEAKS_H2, strict=True,
+        reason="compiled SSLSocket is not yet an ssl.SSLSocket subclass "
+               "(gunicorn.sock.get_negotiated_protocol reads ALPN only from one)")),
+    "python",
+])
+def test_gunicorn_gthread_alpn_h2_as_the_stdlib(impl_name, certs):
+    """gunicorn -k gthread, the hook setting ALPN ["h2", "http/1.1"]: curl
+    negotiates h2.  The reference is gunicorn's own stdlib context in the
+    same configuration: HTTP/2 served where gunicorn speaks it (else the
+    stdlib fails the same way); tlsfast must do what it does."""
+    if not _GTHREAD_REFERENCE:
+        with gs.Gunicorn("gthread", "python", certs, context="stdlib",
+                         alpn=["h2", "http/1.1"]) as server:
+            _GTHREAD_REFERENCE.update(gs.curl_http_version(server.port, certs.ca_pem))
+    reference = _GTHREAD_REFERENCE
+    with gs.Gunicorn("gthread", impl_name, certs, alpn=["h2", "http/1.1"]) as server:
+        got = gs.curl_http_version(server.port, certs.ca_pem)
+    if GUNICORN_SPEAKS_H2:
+        assert reference["rc"] == 0 and reference["http_version"] == "2", reference
+        assert reference["body"] == "ssl.SSLSocket", reference
+    assert (got["rc"], got["http_version"]) == (reference["rc"], reference["http_version"]), \
+        (got, reference)
+    if reference["rc"] == 0:
+        assert got["body"] == f"{IMPL_MODULES[impl_name]}.SSLSocket", got

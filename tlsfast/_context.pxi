@@ -1,5 +1,7 @@
 # SSLContext: owns an SSL_CTX*, configured as the stdlib configures its own.
 
+from tlsfast._green import green_wrap_socket as _green_wrap_socket
+
 cdef extern from *:
     """
     /* SSL_OP_ALL without the one flag the stdlib removes. */
@@ -997,8 +999,15 @@ cdef class SSLContext:
         host name or session, ``check_hostname`` without a host name),
         ``NotImplementedError`` for non-stream sockets and what the handshake
         raises when ``do_handshake_on_connect`` and the socket is connected.
+        A gevent or eventlet socket gets that library's cooperative tlsfast
+        socket instead (``tlsfast._green.green_wrap_socket``).
         """
         self._checked()
+        # a gevent / eventlet socket (monkey-patched programs) gets a green one
+        green = _green_wrap_socket(self, sock, server_side, do_handshake_on_connect,
+                                   suppress_ragged_eofs, server_hostname, session)
+        if green is not None:
+            return green
         return self._sslsocket_class._create(
             sock=sock, server_side=server_side,
             do_handshake_on_connect=do_handshake_on_connect,

@@ -95,9 +95,8 @@ def plain_wrap_socket(ctx, raw, *, server_side, suppress_ragged_eofs,
         raise TypeError(
             f"{type(ctx).__module__}.{type(ctx).__name__}.wrap_socket returned "
             f"{type(tls).__module__}.{type(tls).__name__}, not a tlsfast socket: "
-            "tlsfast's pure-Python implementation subclasses the stdlib ssl classes, "
-            "so it must be imported before gevent / eventlet monkey-patch the ssl "
-            "module (or use the compiled implementation, TLSFAST_IMPL=c)")
+            "the green layer drives tlsfast's non-raising fast path (try_recv_into, "
+            "try_send ...), which only tlsfast's SSLSocket has")
     return tls
 
 
@@ -172,10 +171,9 @@ class GreenTLSMixin:
         socket with ``do_handshake_on_connect``) and for a socket the
         library refuses, ``NotImplementedError`` for a non-stream socket,
         ``ssl.SSLError`` for an unconnected socket with data already
-        received (as the stdlib), ``OSError`` (``ENOTCONN``) for a
-        server-side socket neither connected nor listening (an accepted
-        connection the peer already reset), and what ``do_handshake``
-        raises.  The argument and socket-type checks (all but the
+        received and ``ConnectionResetError`` for one the peer reset (both
+        as the stdlib; an unconnected server-side socket is wrapped without
+        TLS, as there), and what ``do_handshake`` raises.  The argument and socket-type checks (all but the
         non-blocking one) leave ``sock`` as it is; after them its
         descriptor belongs to this object and is closed on error.
         """
@@ -284,12 +282,13 @@ class GreenTLSMixin:
 
     def _check_not_connected(self, raw):
         """``raw`` is not connected (a listening socket, a client before
-        ``connect``, or a connection the peer already reset).  Like the
-        stdlib (CVE-2023-40217), refuse one whose receive buffer still holds
-        data: it must not be read later as if it came through TLS."""
-        if self.server_side and not raw.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
-            # accepted, then reset by the peer: nothing to serve
-            raise OSError(_errno.ENOTCONN, "the peer disconnected before the TLS handshake")
+        ``connect``, a server-side socket not connected yet, or a
+        connection the peer already reset).  As the stdlib, such a socket
+        is wrapped without TLS -- ``connect`` (client) or nothing (server)
+        brings it later -- after reading one byte (``raw`` is non-blocking):
+        a pending reset raises its ``ConnectionResetError``, and
+        (CVE-2023-40217) data already received raises ``ssl.SSLError``: it
+        must not be read later as if it came through TLS."""
         exc = pre_handshake_data_error(raw.recv, _errno.ENOTCONN)
         if exc is not None:
             raise exc
@@ -569,17 +568,18 @@ class GreenTLSMixin:
         unwrapped, not connected), ``ssl.SSLEOFError`` (or ``OSError``) when
         the peer closed without close_notify (``gevent.ssl`` swallows it;
         the stdlib does not), ``ssl.SSLError`` for other TLS failures (e.g.
-        before the handshake), ``socket.timeout("The read operation timed
-        out")`` -- that message even while waiting to send, where the
-        stdlib says "write" -- and, non-blocking, ``ssl.SSLWantReadError``
-        / ``ssl.SSLWantWriteError``.
+        before the handshake), ``socket.timeout`` naming what it waited for
+        as the stdlib's does ("The read operation timed out" waiting for the
+        peer's close_notify, "The write operation timed out" waiting to send
+        ours) and, non-blocking, ``ssl.SSLWantReadError`` /
+        ``ssl.SSLWantWriteError``.
         """
         tls = self._sslobj
         if tls is None:
             raise ValueError(f"No SSL wrapper around {self}")
         code = tls.try_unwrap()
         if code < 0:
-            self._finish(tls.try_unwrap, (), code, READ_TIMEOUT)
+            self._finish(tls.try_unwrap, (), code, None)
         self._sslobj = None
         return self
 
@@ -854,3 +854,47 @@ def context_factories(socket_class, module: str) -> tuple:
         func.__module__ = module
         func.__qualname__ = func.__name__
     return green_class, green_adapter, green_context, wrap_socket, create_default_context
+
+
+# -- plain contexts in monkey-patched programs ----------------------------------
+
+#: (module, class, tlsfast module): the green libraries' socket classes, found
+#: in sys.modules only -- a library nobody imported made no socket
+_GREEN_SOCKET_TYPES = (
+    ("gevent.socket", "socket", "tlsfast.gevent"),
+    ("eventlet.greenio.base", "GreenSocket", "tlsfast.eventlet"),
+)
+#: socket type -> tlsfast green socket class for it, or None (plain sockets)
+_green_class_cache: dict = {}
+
+
+def _green_class_for(sock_type):
+    modules = _sys.modules
+    for module_name, class_name, tlsfast_module in _GREEN_SOCKET_TYPES:
+        module = modules.get(module_name)
+        if module is not None and issubclass(sock_type, getattr(module, class_name)):
+            return _import_module(tlsfast_module).SSLSocket
+    return None
+
+
+def green_wrap_socket(context, sock, server_side, do_handshake_on_connect,
+                      suppress_ragged_eofs, server_hostname, session):
+    """What ``SSLContext.wrap_socket`` (both implementations) returns for a
+    green library's socket: a ``tlsfast.gevent.SSLSocket`` for a gevent
+    socket, a ``tlsfast.eventlet.GreenSSLSocket`` for an eventlet one --
+    as gevent's patched ``ssl`` hands out its own cooperative sockets -- or
+    None for any other socket (the caller wraps it itself).  Arguments as
+    ``wrap_socket``'s (``context`` is the tlsfast context); raises what the
+    green socket's constructor raises.  Costs one dict lookup per wrap once
+    the socket's type has been seen; never imports a green library."""
+    sock_type = type(sock)
+    try:
+        green_class = _green_class_cache[sock_type]
+    except KeyError:
+        green_class = _green_class_cache[sock_type] = _green_class_for(sock_type)
+    if green_class is None:
+        return None
+    return green_class(sock, context, server_side=server_side,
+                       do_handshake_on_connect=do_handshake_on_connect,
+                       suppress_ragged_eofs=suppress_ragged_eofs,
+                       server_hostname=server_hostname, session=session)

@@ -225,6 +225,9 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
             except OSError:
                 client.close()
                 continue
+            if not conn._connected:     # the peer went away before the wrap
+                conn.close()
+                continue
             return conn, addr
 
     # -- teardown ------------------------------------------------------------
