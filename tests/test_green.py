@@ -368,7 +368,9 @@ def test_gunicorn_gthread_alpn_h2_as_the_stdlib(impl_name, certs):
     if GUNICORN_SPEAKS_H2:
         assert reference["rc"] == 0 and reference["http_version"] == "2", reference
         assert reference["body"] == "ssl.SSLSocket", reference
-    assert (got["rc"], got["http_version"]) == (reference["rc"], reference["http_version"]), \
-        (got, reference)
+    # served, in the same HTTP version, or not served (how curl then fails
+    # -- empty reply or reset -- depends on timing)
+    assert (got["rc"] == 0) == (reference["rc"] == 0), (got, reference)
+    assert got["http_version"] == reference["http_version"], (got, reference)
     if reference["rc"] == 0:
         assert got["body"] == f"{IMPL_MODULES[impl_name]}.SSLSocket", got
