@@ -48,6 +48,7 @@ import time as _time
 from importlib import import_module as _import_module
 
 from ._helpers import check_wrap_args, pre_handshake_data_error
+from ._helpers import create_default_context as create_default
 from ._common import (
     CHANNEL_BINDING_TYPES,
     HANDSHAKE_TIMEOUT,
@@ -173,9 +174,10 @@ class GreenTLSMixin:
         ``ssl.SSLError`` for an unconnected socket with data already
         received and ``ConnectionResetError`` for one the peer reset (both
         as the stdlib; an unconnected server-side socket is wrapped without
-        TLS, as there), and what ``do_handshake`` raises.  The argument and socket-type checks (all but the
-        non-blocking one) leave ``sock`` as it is; after them its
-        descriptor belongs to this object and is closed on error.
+        TLS, as there), and what ``do_handshake`` raises.  The argument and
+        socket-type checks (all but the non-blocking one) leave ``sock`` as
+        it is; after them its descriptor belongs to this object and is
+        closed on error.
         """
         context = plain_context(context)
         check_wrap_args(context.check_hostname, server_side, server_hostname, session)
@@ -801,14 +803,12 @@ class GreenContextBase:
         return f"<{type(self).__module__}.{type(self).__name__} for {self._tlsfast_context!r}>"
 
 
-def context_factories(socket_class, module: str) -> tuple:
+def context_factories(socket_class, module: str, impl_context) -> tuple:
     """The context factories of the green module ``module`` whose socket
-    class is ``socket_class``: its ``SSLContext`` class (the selected
-    implementation's, with a green ``wrap_socket``), ``GreenContext``,
-    ``green_context``, ``wrap_socket`` and ``create_default_context``."""
-    from . import SSLContext as impl_context     # the package is imported by now
-    from ._helpers import create_default_context as make_default
-
+    class is ``socket_class``: its ``SSLContext`` class (``impl_context``,
+    the selected implementation's, with a green ``wrap_socket``),
+    ``GreenContext``, ``green_context``, ``wrap_socket`` and
+    ``create_default_context``."""
     name = f"{module}.{socket_class.__name__}"
     green_class = make_context_class(impl_context, socket_class, module)
 
@@ -843,7 +843,7 @@ def context_factories(socket_class, module: str) -> tuple:
 
     def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None, capath=None,
                                cadata=None):
-        return make_default(green_class, purpose, cafile, capath, cadata)
+        return create_default(green_class, purpose, cafile, capath, cadata)
 
     create_default_context.__doc__ = (
         "``tlsfast.create_default_context`` (same arguments, defaults and "

@@ -282,7 +282,7 @@ def _noop():
 
 
 (SSLContext, GreenContext, green_context, wrap_socket,
- create_default_context) = _green.context_factories(GreenSSLSocket, __name__)
+ create_default_context) = _green.context_factories(GreenSSLSocket, __name__, _tlsfast.SSLContext)
 
 
 def wrap_ssl(sock, certificate=None, private_key=None, server_side=False,

@@ -75,6 +75,8 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess
 
 import socket as _stdsocket
 
+import tlsfast as _tlsfast
+
 from ._common import WANT_READ
 
 _GeventSocket = _gsocket.socket
@@ -184,4 +186,4 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
 
 
 (SSLContext, GreenContext, green_context, wrap_socket,
- create_default_context) = _green.context_factories(SSLSocket, __name__)
+ create_default_context) = _green.context_factories(SSLSocket, __name__, _tlsfast.SSLContext)
