@@ -1,13 +1,19 @@
 """Pytest-side support for tests/test_green.py.
 
 The green libraries never run in the pytest process: every scenario runs in
-``tests/green/scenarios.py`` as a subprocess (bounded by a timeout), either
+a subprocess (bounded by a timeout):
 
-* ``suite``: the in-process scenarios of one (library, implementation),
-  run once per module and cached; each reports a JSON record that one test
-  asserts on; or
-* ``serve``: the library's WSGI server over tlsfast, which the tests drive
-  from here with ``requests``, ``urllib3``, ``curl`` and raw sockets.
+* ``tests/green/scenarios.py suite``: the in-process scenarios of one
+  (library, implementation), run once per module and cached; each reports
+  a JSON record that one test asserts on;
+* ``tests/green/scenarios.py serve``: the library's WSGI server over
+  tlsfast, which the tests drive from here with ``requests``, ``urllib3``,
+  ``curl`` and raw sockets;
+* ``tests/green/patched.py``: monkey-patched programs using plain tlsfast
+  contexts (``SlowHTTPSServer`` here is the server their ticker test
+  fetches from);
+* gunicorn (``Gunicorn``) with tests/green/gunicorn_conf.py's
+  ``ssl_context`` hook, driven by ``requests``, raw sockets and ``curl``.
 """
 
 from __future__ import annotations
