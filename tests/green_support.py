@@ -1,13 +1,19 @@
-"""Pytest-side support for tests/test_gevent.py and tests/test_eventlet.py.
+"""Pytest-side support for tests/test_green.py.
 
 The green libraries never run in the pytest process: every scenario runs in
-``tests/green/scenarios.py`` as a subprocess (bounded by a timeout), either
+a subprocess (bounded by a timeout):
 
-* ``suite``: the in-process scenarios of one (library, implementation),
-  run once per module and cached; each reports a JSON record that one test
-  asserts on; or
-* ``serve``: the library's WSGI server over tlsfast, which the tests drive
-  from here with ``requests``, ``urllib3``, ``curl`` and raw sockets.
+* ``tests/green/scenarios.py suite``: the in-process scenarios of one
+  (library, implementation), run once per module and cached; each reports
+  a JSON record that one test asserts on;
+* ``tests/green/scenarios.py serve``: the library's WSGI server over
+  tlsfast, which the tests drive from here with ``requests``, ``urllib3``,
+  ``curl`` and raw sockets;
+* ``tests/green/patched.py``: monkey-patched programs using plain tlsfast
+  contexts (``SlowHTTPSServer`` here is the server their ticker test
+  fetches from);
+* gunicorn (``Gunicorn``) with tests/green/gunicorn_conf.py's
+  ``ssl_context`` hook, driven by ``requests``, raw sockets and ``curl``.
 """
 
 from __future__ import annotations
@@ -302,28 +308,6 @@ def check_vanishing_clients(port: int, ca: str) -> dict:
 
 
 # --------------------------------------------------------------------------
-# a monkey-patched process
-# --------------------------------------------------------------------------
-
-#: tlsfast._tls_py subclasses ssl.SSLContext: once gevent / eventlet have
-#: replaced ssl.SSLContext, the stdlib's property setters (options,
-#: verify_mode, minimum_version...) call super(SSLContext, SSLContext) with the
-#: patched class and recurse forever (gevent.ssl overrides those setters for
-#: this reason); imported after patching it subclasses the green classes.
-def run_monkey(lib: str, impl_name: str, certs) -> dict:
-    cmd = [sys.executable, SCENARIOS, "monkey", lib, impl_name, *cert_args(certs)]
-    proc = subprocess.run(cmd, env=env_for(impl_name), capture_output=True,
-                          timeout=SUITE_TIMEOUT, stdin=subprocess.DEVNULL)
-    lines = [ln for ln in proc.stdout.decode("utf-8", "replace").splitlines()
-             if ln.startswith("{")]
-    assert lines, (f"monkey scenario printed nothing (exit {proc.returncode}):\n"
-                   + proc.stderr.decode("utf-8", "replace")[-3000:])
-    rec = json.loads(lines[-1])
-    assert rec["ok"], rec["error"]
-    return rec["data"]
-
-
-# --------------------------------------------------------------------------
 # imports
 # --------------------------------------------------------------------------
 
@@ -361,3 +345,180 @@ def check_tlsfast_does_not_import(lib: str) -> None:
     proc = run_python(f"import sys, tlsfast.{lib}; print({lib!r} in sys.modules)")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True"
+
+
+# --------------------------------------------------------------------------
+# monkey-patched programs with plain tlsfast contexts (tests/green/patched.py)
+# --------------------------------------------------------------------------
+
+PATCHED = os.path.join(HERE, "green", "patched.py")
+SLOW_DELAY = 0.4   # seconds the slow server waits before answering
+
+
+class SlowHTTPSServer:
+    """An HTTPS server of the stdlib's (``http.server`` in threads of this
+    process, so nothing it does depends on a green hub) answering every GET
+    ``b"slow ok"`` after ``delay`` seconds."""
+
+    def __init__(self, certs, delay: float = SLOW_DELAY):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                time.sleep(delay)
+                body = b"slow ok"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(certs.server.chain, certs.server.key)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        # handshakes in the handler threads, not in the accept loop
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True,
+                                            do_handshake_on_connect=False)
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(IO_TIMEOUT)
+
+
+def run_patched(mode: str, lib: str, impl_name: str, order: str, *args) -> dict:
+    """``patched.py MODE LIB ORDER ARGS...`` with ``TLSFAST_IMPL=impl_name``:
+    its JSON record's data (failing the test with its traceback)."""
+    cmd = [sys.executable, PATCHED, mode, lib, order, *map(str, args)]
+    proc = subprocess.run(cmd, env=env_for(impl_name), capture_output=True,
+                          timeout=SUITE_TIMEOUT, stdin=subprocess.DEVNULL)
+    lines = [ln for ln in proc.stdout.decode("utf-8", "replace").splitlines()
+             if ln.startswith("{")]
+    assert lines, (f"{mode} program printed nothing (exit {proc.returncode}):\n"
+                   + proc.stderr.decode("utf-8", "replace")[-3000:])
+    rec = json.loads(lines[-1])
+    assert rec["ok"], rec["error"]
+    return rec["data"]
+
+
+# --------------------------------------------------------------------------
+# gunicorn with the ssl_context server hook (tests/green/gunicorn_conf.py)
+# --------------------------------------------------------------------------
+
+def _gunicorn_has_option(flag: str) -> bool:
+    from gunicorn.config import KNOWN_SETTINGS
+    return any(flag in (setting.cli or ()) for setting in KNOWN_SETTINGS)
+
+
+class Gunicorn:
+    """A real gunicorn (one ``worker`` process) on 127.0.0.1, serving
+    tests/green/gunicorn_app.py over TLS from the ``ssl_context`` hook:
+    ``context`` "tlsfast" (TLSFAST_IMPL=``impl_name``) or "stdlib"
+    (gunicorn's default context, the reference); ``alpn`` a protocol list."""
+
+    def __init__(self, worker: str, impl_name: str, certs, *, context: str = "tlsfast",
+                 alpn: Optional[list] = None):
+        env = env_for(impl_name)
+        env["GREEN_TEST_CONTEXT"] = context
+        if alpn:
+            env["GREEN_TEST_ALPN"] = ",".join(alpn)
+        args = [sys.executable, "-m", "gunicorn",
+                "-c", os.path.join(HERE, "green", "gunicorn_conf.py"),
+                "--chdir", os.path.join(HERE, "green"),
+                "-k", worker, "-w", "1", "-b", "127.0.0.1:0", "--graceful-timeout", "1",
+                "--certfile", certs.server.chain, "--keyfile", certs.server.key]
+        if _gunicorn_has_option("--no-control-socket"):   # (a per-user socket file)
+            args.append("--no-control-socket")
+        self.proc = Process(args + ["gunicorn_app:app"], env=env, stdin=subprocess.DEVNULL)
+        try:
+            m = self.proc.wait_for_line(r"Listening at: https://127\.0\.0\.1:(\d+)",
+                                        timeout=STARTUP_TIMEOUT)
+            self.port = int(m.group(1))
+            self.proc.wait_for_line(r"Booting worker", timeout=STARTUP_TIMEOUT)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        if self.proc.proc.poll() is None:
+            self.proc.proc.terminate()      # the master stops its worker
+            try:
+                self.proc.proc.wait(IO_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _still_open(sock: socket.socket) -> bool:
+    """The peer has neither closed nor reset ``sock`` (and sent nothing)."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def check_serves_around_stalled_clients(port: int, ca: str, clients: int = 10) -> dict:
+    """While three clients stall (one connected and silent, one halfway
+    through its ClientHello, one past the handshake with half a request),
+    ``clients`` concurrent fresh clients are all answered; returns each
+    answer body and the slowest request's seconds."""
+    import concurrent.futures
+
+    import requests
+
+    hello = _client_hello()
+    stalled = []
+    try:
+        stalled.append(socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT))
+        half = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+        stalled.append(half)
+        half.sendall(hello[: len(hello) // 2])
+        stalled.append(_tls_client(port, ca))
+        stalled[-1].sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        time.sleep(0.2)   # the server now holds all three
+
+        def fetch(_):
+            t0 = time.monotonic()
+            r = requests.get(base_url(port) + "/", verify=ca, timeout=IO_TIMEOUT)
+            return r.status_code, r.text, time.monotonic() - t0
+
+        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+            results = list(pool.map(fetch, range(clients)))
+        still_open = [_still_open(s) for s in stalled[:2]]
+    finally:
+        for s in stalled:
+            s.close()
+    return {"statuses": sorted({r[0] for r in results}), "bodies": sorted({r[1] for r in results}),
+            "slowest": max(r[2] for r in results), "stalled_open": still_open}
+
+
+def curl_http_version(port: int, ca: str) -> dict:
+    """One GET with curl offering ALPN h2 and http/1.1: its exit status,
+    the HTTP version it spoke and the body."""
+    curl = shutil.which("curl")
+    assert curl, "curl is not installed (.ci/run installs it)"
+    host = f"localhost:{port}"
+    proc = subprocess.run([curl, "-sS", "--http2", "--max-time", "10", "--cacert", ca,
+                           "--resolve", f"{host}:127.0.0.1", "-w", "\n%{http_version}",
+                           f"https://{host}/"],
+                          capture_output=True, timeout=30, stdin=subprocess.DEVNULL, text=True)
+    body, _, version = proc.stdout.rpartition("\n")
+    return {"rc": proc.returncode, "http_version": version, "body": body,
+            "stderr": proc.stderr.strip()}

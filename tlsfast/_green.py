@@ -1,6 +1,10 @@
 """The core shared by ``tlsfast.gevent`` and ``tlsfast.eventlet``.
 
-Imports no green library: each green module supplies its own hub wait.
+Imports no green library: each green module supplies its socket base class
+and three hooks (see ``GreenTLSMixin``): which socket object's descriptor a
+wrap takes over, how the green socket adopts that descriptor, and the one
+hub wait.  Everything else -- the constructor, the wait loop, every TLS
+method and the context factories -- is written once here.
 
 How a green TLS socket works
 ----------------------------
@@ -10,10 +14,10 @@ its whole life.  Every TLS operation calls the non-raising fast path once
 (``try_recv_into``, ``try_send``, ``try_do_handshake``, ``try_unwrap``): a
 byte count (or 0) is returned at once; ``WANT_READ`` / ``WANT_WRITE`` make
 the green object wait on its hub for that event (``_green_wait``) and call
-again.  No exception is raised or caught per would-block (the pure-Python
-implementation still raises one inside its ``try_*``: the stdlib offers no
-other way), and no Python layer sits between the green method and the C
-call on the fast path.
+again (``_finish``).  No exception is raised or caught per would-block (the
+pure-Python implementation still raises one inside its ``try_*``: the
+stdlib offers no other way), and no Python layer sits between the green
+method and the C call on the fast path.
 
 The user-visible timeout (``settimeout``) lives on the green object: one
 deadline per call (like the stdlib; for ``sendall``, over all its waits),
@@ -25,21 +29,33 @@ stdlib's messages.  Timeout
 A socket that is not connected yet (client before ``connect``, listening
 sockets) has no TLS layer: ``_sslobj`` is None and the plain green socket
 methods apply; ``connect`` wraps it once the TCP connection is up.
+
+Plain contexts in monkey-patched programs
+-----------------------------------------
+After gevent's ``patch_all()`` or eventlet's ``monkey_patch()`` the sockets
+every library makes are green.  Both implementations' ``SSLContext.wrap_socket``
+ask ``green_wrap_socket`` first: given such a socket it returns this
+layer's green socket for it (as gevent's patched ``ssl`` returns its own),
+so a plain ``tlsfast.create_default_context()`` never blocks the hub.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import socket as _socket
+import sys as _sys
 import time as _time
+from importlib import import_module as _import_module
 
-from ._helpers import pre_handshake_data_error
+from ._helpers import check_wrap_args, pre_handshake_data_error
+from ._helpers import create_default_context as create_default
 from ._common import (
     CHANNEL_BINDING_TYPES,
     HANDSHAKE_TIMEOUT,
     READ_TIMEOUT,
+    WANT_READ,
     WRITE_TIMEOUT,
-    SSLError,
+    Purpose,
     want_error,
 )
 
@@ -80,74 +96,9 @@ def plain_wrap_socket(ctx, raw, *, server_side, suppress_ragged_eofs,
         raise TypeError(
             f"{type(ctx).__module__}.{type(ctx).__name__}.wrap_socket returned "
             f"{type(tls).__module__}.{type(tls).__name__}, not a tlsfast socket: "
-            "tlsfast's pure-Python implementation subclasses the stdlib ssl classes, "
-            "so it must be imported before gevent / eventlet monkey-patch the ssl "
-            "module (or use the compiled implementation, TLSFAST_IMPL=c)")
+            "the green layer drives tlsfast's non-raising fast path (try_recv_into, "
+            "try_send ...), which only tlsfast's SSLSocket has")
     return tls
-
-
-def make_context_class(base, socket_class, module: str):
-    """A subclass of the implementation context ``base`` whose ``wrap_socket``
-    returns ``socket_class`` (green) sockets."""
-
-    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
-                    suppress_ragged_eofs=True, server_hostname=None, session=None):
-        return socket_class(
-            sock, self, server_side=server_side,
-            do_handshake_on_connect=do_handshake_on_connect,
-            suppress_ragged_eofs=suppress_ragged_eofs,
-            server_hostname=server_hostname, session=session)
-
-    wrap_socket.__doc__ = (
-        f"Like ``SSLContext.wrap_socket`` but returns a cooperative "
-        f"``{module}.{socket_class.__name__}``.")
-    impl = base.__module__.rsplit(".", 1)[-1]
-    return type("SSLContext", (base,), {
-        "__module__": module,
-        "__qualname__": "SSLContext",
-        "__doc__": (f"A tlsfast ``SSLContext`` ({impl}) whose ``wrap_socket`` "
-                    f"returns cooperative ``{module}.{socket_class.__name__}`` objects."),
-        "wrap_socket": wrap_socket,
-        "_tlsfast_base": base,
-    })
-
-
-class GreenContextBase:
-    """Adapter making an existing tlsfast context (of either implementation)
-    hand out green sockets: ``wrap_socket`` is green, every other attribute
-    (read or assigned) is the wrapped context's.  Subclasses set
-    ``_socket_class``."""
-
-    __slots__ = ("_tlsfast_context",)
-    _socket_class = None
-
-    def __init__(self, context):
-        object.__setattr__(self, "_tlsfast_context", plain_context(context))
-
-    @property
-    def context(self):
-        """The wrapped tlsfast context."""
-        return self._tlsfast_context
-
-    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
-                    suppress_ragged_eofs=True, server_hostname=None, session=None):
-        """Like ``SSLContext.wrap_socket`` (same arguments) but returns a
-        cooperative socket of ``_socket_class`` over the wrapped context;
-        raises what that class's constructor raises."""
-        return self._socket_class(
-            sock, self._tlsfast_context, server_side=server_side,
-            do_handshake_on_connect=do_handshake_on_connect,
-            suppress_ragged_eofs=suppress_ragged_eofs,
-            server_hostname=server_hostname, session=session)
-
-    def __getattr__(self, name):
-        return getattr(self._tlsfast_context, name)
-
-    def __setattr__(self, name, value):
-        setattr(self._tlsfast_context, name, value)
-
-    def __repr__(self):
-        return f"<{type(self).__module__}.{type(self).__name__} for {self._tlsfast_context!r}>"
 
 
 class GreenTLSMixin:
@@ -169,17 +120,23 @@ class GreenTLSMixin:
       once closed), while ``read`` / ``write`` / ``unwrap`` raise
       ``ValueError`` (``do_handshake`` too, once connected).
 
-    The subclass provides:
+    The subclass (mixin first, then the library's socket class) provides:
 
+    ``_socket_to_adopt(sock)``
+        the socket object whose descriptor a wrap of ``sock`` takes over
+        (``sock`` itself, or the real socket inside a green wrapper); raises
+        ``ValueError`` for a socket the library refuses to wrap.
+    ``_adopt(family, type, proto, fileno, timeout)``
+        make this object the library's green socket for descriptor
+        ``fileno`` (now owned by it) with ``timeout`` (seconds or None).
     ``_green_wait(code, timeout, message)``
         wait once on the hub until the descriptor is readable (``code ==
         WANT_READ``) or writable (``WANT_WRITE``); ``timeout`` in seconds or
         None; raise ``socket.timeout(message)`` when it expires.
     ``_raw_socket()`` / ``_set_raw_socket(sock)``
         the socket object the green socket currently drives.
-    ``_plain_recv`` / ``_plain_recv_into`` / ``_plain_send`` / ``_plain_sendall``
-        the green library's own methods, used while there is no TLS layer.
-    ``gettimeout()``
+    ``gettimeout()``, and the plain socket methods (``recv``, ``send``,
+        ``connect`` ...) used while there is no TLS layer.
     """
 
     #: the tlsfast SSLSocket (non-blocking) while TLS is up, else None
@@ -194,17 +151,66 @@ class GreenTLSMixin:
     #: exceptions of ``_green_wait`` that mean "closed under us": reads return EOF
     _eof_errors: tuple = ()
 
-    # -- construction helpers ---------------------------------------------
+    def __init__(self, sock, context, server_side=False, do_handshake_on_connect=True,
+                 suppress_ragged_eofs=True, server_hostname=None, session=None):
+        """Take over ``sock`` and, when it is connected, put tlsfast's TLS on
+        it (handshaking now if ``do_handshake_on_connect``); a socket
+        connected later gets it in ``connect()``.
 
-    def _init_tls_state(self, context, server_side, do_handshake_on_connect,
-                        suppress_ragged_eofs, server_hostname, session):
-        self._context = plain_context(context)
+        ``sock`` is a stream socket: the green library's or a stdlib one,
+        whose descriptor this object now owns (``sock`` is detached).
+        ``context`` is a tlsfast ``SSLContext`` of either implementation
+        (or a green context, unwrapped to it).  The other arguments are
+        ``SSLContext.wrap_socket``'s and become the attributes
+        ``server_side`` (bool), ``server_hostname`` (``str`` or None),
+        ``do_handshake_on_connect`` and ``suppress_ragged_eofs`` (bool).
+        Mirrors ``ssl.SSLSocket``'s construction by ``wrap_socket``.
+
+        Raises ``ValueError`` for the stdlib's argument conflicts
+        (``server_hostname`` or ``session`` with ``server_side``; a context
+        with ``check_hostname`` and no ``server_hostname``; a non-blocking
+        socket with ``do_handshake_on_connect``) and for a socket the
+        library refuses, ``NotImplementedError`` for a non-stream socket,
+        ``ssl.SSLError`` for an unconnected socket with data already
+        received and ``ConnectionResetError`` for one the peer reset (both
+        as the stdlib; an unconnected server-side socket is wrapped without
+        TLS, as there), and what ``do_handshake`` raises.  The argument and
+        socket-type checks (all but the non-blocking one) leave ``sock`` as
+        it is; after them its descriptor belongs to this object and is
+        closed on error.
+        """
+        context = plain_context(context)
+        check_wrap_args(context.check_hostname, server_side, server_hostname, session)
+        owner = self._socket_to_adopt(sock)
+        if owner.getsockopt(_socket.SOL_SOCKET, _socket.SO_TYPE) != _socket.SOCK_STREAM:
+            raise NotImplementedError("only stream sockets are supported")
+        timeout = sock.gettimeout()
+        self._adopt(owner.family, owner.type, owner.proto, owner.detach(), timeout)
+        self._context = context
         self._session = session
         self._sslobj = None
         self.server_side = bool(server_side)
         self.server_hostname = server_hostname
         self.do_handshake_on_connect = do_handshake_on_connect
         self.suppress_ragged_eofs = suppress_ragged_eofs
+        try:
+            raw = self._raw_socket()
+            try:
+                raw.getpeername()
+            except OSError as e:
+                if e.errno != _errno.ENOTCONN:
+                    raise
+                self._check_not_connected(raw)
+            else:
+                self._start_tls()
+                if do_handshake_on_connect:
+                    if timeout == 0.0:
+                        raise ValueError("do_handshake_on_connect should not be "
+                                         "specified for non-blocking sockets")
+                    self.do_handshake()
+        except BaseException:
+            self.close()
+            raise
 
     # -- without a TLS layer: the green socket class (next in the MRO) --------
 
@@ -278,12 +284,13 @@ class GreenTLSMixin:
 
     def _check_not_connected(self, raw):
         """``raw`` is not connected (a listening socket, a client before
-        ``connect``, or a connection the peer already reset).  Like the
-        stdlib (CVE-2023-40217), refuse one whose receive buffer still holds
-        data: it must not be read later as if it came through TLS."""
-        if self.server_side and not raw.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
-            # accepted, then reset by the peer: nothing to serve
-            raise OSError(_errno.ENOTCONN, "the peer disconnected before the TLS handshake")
+        ``connect``, a server-side socket not connected yet, or a
+        connection the peer already reset).  As the stdlib, such a socket
+        is wrapped without TLS -- ``connect`` (client) or nothing (server)
+        brings it later -- after reading one byte (``raw`` is non-blocking):
+        a pending reset raises its ``ConnectionResetError``, and
+        (CVE-2023-40217) data already received raises ``ssl.SSLError``: it
+        must not be read later as if it came through TLS."""
         exc = pre_handshake_data_error(raw.recv, _errno.ENOTCONN)
         if exc is not None:
             raise exc
@@ -294,9 +301,12 @@ class GreenTLSMixin:
             # raises OSError(ENOTCONN) like the stdlib
             self.getpeername()
 
-    # -- waiting -------------------------------------------------------------
+    # -- waiting: the one loop ------------------------------------------------
 
     def _deadline(self, code, block=False):
+        """The monotonic deadline of a call that must now wait for ``code``:
+        None without a timeout (or non-blocking with ``block``); non-blocking,
+        the want error to raise."""
         timeout = self.gettimeout()
         if timeout is None:
             return None
@@ -306,21 +316,25 @@ class GreenTLSMixin:
             raise want_error(code)
         return _monotonic() + timeout
 
-    def _wait_until(self, code, deadline, message):
-        if deadline is None:
-            self._green_wait(code, None, message)
-            return
-        remaining = deadline - _monotonic()
-        if remaining <= 0.0:
-            raise _socket_timeout(message)
-        self._green_wait(code, remaining, message)
-
-    def _finish(self, call, args, code, message, block=False):
-        """``call(*args)`` returned ``code`` (< 0): wait and repeat until it
-        returns a count, within the socket's timeout."""
-        deadline = self._deadline(code, block)
+    def _finish(self, call, args, code, message, block=False, deadline=_UNSET):
+        """``call(*args)`` returned ``code`` (< 0): wait on the hub for what
+        it wants and call again until it returns a count (>= 0), by
+        ``deadline`` (the socket's timeout from now unless given).  On
+        expiry raise ``socket.timeout(message)``; ``message`` None names
+        the event waited for, as the stdlib's shutdown does ("The read
+        operation timed out" / "The write operation timed out")."""
+        if deadline is _UNSET:
+            deadline = self._deadline(code, block)
+        wait = self._green_wait
         while True:
-            self._wait_until(code, deadline, message)
+            text = message or (READ_TIMEOUT if code == WANT_READ else WRITE_TIMEOUT)
+            if deadline is None:
+                wait(code, None, text)
+            else:
+                remaining = deadline - _monotonic()
+                if remaining <= 0.0:
+                    raise _socket_timeout(text)
+                wait(code, remaining, text)
             code = call(*args)
             if code >= 0:
                 return code
@@ -499,23 +513,22 @@ class GreenTLSMixin:
             return None  # the common case: all taken at once
         with memoryview(data) as view, view.cast("B") as chunk:
             total = len(chunk)
+            if not total:
+                return None
             sent = 0
-            deadline = _UNSET
+            deadline = _UNSET      # one deadline over all the waits
             while True:
-                if n > 0:
-                    sent += n
-                    if sent >= total:
-                        return None
-                    n = try_send(chunk[sent:])
-                    continue
-                if not total:
-                    return None
+                if n < 0:
+                    if deadline is _UNSET:
+                        deadline = self._deadline(n)
+                    rest = chunk[sent:] if sent else chunk
+                    n = self._finish(try_send, (rest,), n, WRITE_TIMEOUT, deadline=deadline)
                 if n == 0:  # cannot happen for non-empty data; never spin
                     raise OSError("TLS send accepted no data")
-                if deadline is _UNSET:
-                    deadline = self._deadline(n)
-                self._wait_until(n, deadline, WRITE_TIMEOUT)
-                n = try_send(chunk[sent:] if sent else chunk)
+                sent += n
+                if sent >= total:
+                    return None
+                n = try_send(chunk[sent:])
 
     # -- handshake and shutdown ------------------------------------------------
 
@@ -557,17 +570,18 @@ class GreenTLSMixin:
         unwrapped, not connected), ``ssl.SSLEOFError`` (or ``OSError``) when
         the peer closed without close_notify (``gevent.ssl`` swallows it;
         the stdlib does not), ``ssl.SSLError`` for other TLS failures (e.g.
-        before the handshake), ``socket.timeout("The read operation timed
-        out")`` -- that message even while waiting to send, where the
-        stdlib says "write" -- and, non-blocking, ``ssl.SSLWantReadError``
-        / ``ssl.SSLWantWriteError``.
+        before the handshake), ``socket.timeout`` naming what it waited for
+        as the stdlib's does ("The read operation timed out" waiting for the
+        peer's close_notify, "The write operation timed out" waiting to send
+        ours) and, non-blocking, ``ssl.SSLWantReadError`` /
+        ``ssl.SSLWantWriteError``.
         """
         tls = self._sslobj
         if tls is None:
             raise ValueError(f"No SSL wrapper around {self}")
         code = tls.try_unwrap()
         if code < 0:
-            self._finish(tls.try_unwrap, (), code, READ_TIMEOUT)
+            self._finish(tls.try_unwrap, (), code, None)
         self._sslobj = None
         return self
 
@@ -718,3 +732,169 @@ class GreenTLSMixin:
         """Raises ``NotImplementedError``, as ``ssl.SSLSocket.sendmsg``."""
         raise NotImplementedError(f"sendmsg not allowed on instances of {self.__class__}")
 
+
+
+# -- context factories: one set per green module ------------------------------
+
+def make_context_class(base, socket_class, module: str):
+    """A subclass of the implementation context ``base`` whose ``wrap_socket``
+    returns ``socket_class`` (green) sockets."""
+
+    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
+                    suppress_ragged_eofs=True, server_hostname=None, session=None):
+        return socket_class(
+            sock, self, server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname, session=session)
+
+    wrap_socket.__doc__ = (
+        f"Like ``SSLContext.wrap_socket`` (same arguments) but returns a "
+        f"cooperative ``{module}.{socket_class.__name__}``; raises what its "
+        f"constructor raises.")
+    wrap_socket.__qualname__ = "SSLContext.wrap_socket"
+    wrap_socket.__module__ = module
+    impl = base.__module__.rsplit(".", 1)[-1]
+    return type("SSLContext", (base,), {
+        "__module__": module,
+        "__qualname__": "SSLContext",
+        "__doc__": (f"A tlsfast ``SSLContext`` ({impl}) whose ``wrap_socket`` "
+                    f"returns cooperative ``{module}.{socket_class.__name__}`` objects."),
+        "wrap_socket": wrap_socket,
+        "_tlsfast_base": base,
+    })
+
+
+class GreenContextBase:
+    """Adapter making an existing tlsfast context (of either implementation)
+    hand out green sockets: ``wrap_socket`` is green, every other attribute
+    (read or assigned) is the wrapped context's.  Subclasses set
+    ``_socket_class``."""
+
+    __slots__ = ("_tlsfast_context",)
+    _socket_class = None
+
+    def __init__(self, context):
+        object.__setattr__(self, "_tlsfast_context", plain_context(context))
+
+    @property
+    def context(self):
+        """The wrapped tlsfast context."""
+        return self._tlsfast_context
+
+    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
+                    suppress_ragged_eofs=True, server_hostname=None, session=None):
+        """Like ``SSLContext.wrap_socket`` (same arguments) but returns a
+        cooperative socket of ``_socket_class`` over the wrapped context;
+        raises what that class's constructor raises."""
+        return self._socket_class(
+            sock, self._tlsfast_context, server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname, session=session)
+
+    def __getattr__(self, name):
+        return getattr(self._tlsfast_context, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._tlsfast_context, name, value)
+
+    def __repr__(self):
+        return f"<{type(self).__module__}.{type(self).__name__} for {self._tlsfast_context!r}>"
+
+
+def context_factories(socket_class, module: str, impl_context) -> tuple:
+    """The context factories of the green module ``module`` whose socket
+    class is ``socket_class``: its ``SSLContext`` class (``impl_context``,
+    the selected implementation's, with a green ``wrap_socket``),
+    ``GreenContext``, ``green_context``, ``wrap_socket`` and
+    ``create_default_context``."""
+    name = f"{module}.{socket_class.__name__}"
+    green_class = make_context_class(impl_context, socket_class, module)
+
+    green_adapter = type("GreenContext", (GreenContextBase,), {
+        "__module__": module,
+        "__qualname__": "GreenContext",
+        "__slots__": (),
+        "_socket_class": socket_class,
+        "__doc__": (f"An existing tlsfast context (either implementation) whose "
+                    f"``wrap_socket`` returns ``{name}``; everything else is the "
+                    f"context's own.  Usable as ``ssl_context=`` of servers that "
+                    f"only call ``wrap_socket``."),
+    })
+
+    def green_context(context):
+        return green_adapter(context)
+
+    green_context.__doc__ = (
+        f"Make ``context`` (a tlsfast ``SSLContext`` of either implementation) "
+        f"hand out cooperative ``{name}`` sockets: returns a ``GreenContext``.")
+
+    def wrap_socket(sock, context, server_side=False, do_handshake_on_connect=True,
+                    suppress_ragged_eofs=True, server_hostname=None, session=None):
+        return socket_class(sock, context, server_side=server_side,
+                            do_handshake_on_connect=do_handshake_on_connect,
+                            suppress_ragged_eofs=suppress_ragged_eofs,
+                            server_hostname=server_hostname, session=session)
+
+    wrap_socket.__doc__ = (
+        f"Wrap ``sock`` with tlsfast ``context`` (either implementation) into a "
+        f"cooperative ``{name}``; arguments and exceptions as its constructor.")
+
+    def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None, capath=None,
+                               cadata=None):
+        return create_default(green_class, purpose, cafile, capath, cadata)
+
+    create_default_context.__doc__ = (
+        "``tlsfast.create_default_context`` (same arguments, defaults and "
+        "exceptions: ``ssl.create_default_context``'s) returning this module's "
+        "green ``SSLContext``.")
+
+    for func in (green_context, wrap_socket, create_default_context):
+        func.__module__ = module
+        func.__qualname__ = func.__name__
+    return green_class, green_adapter, green_context, wrap_socket, create_default_context
+
+
+# -- plain contexts in monkey-patched programs ----------------------------------
+
+#: (module, class, tlsfast module): the green libraries' socket classes, found
+#: in sys.modules only -- a library nobody imported made no socket
+_GREEN_SOCKET_TYPES = (
+    ("gevent.socket", "socket", "tlsfast.gevent"),
+    ("eventlet.greenio.base", "GreenSocket", "tlsfast.eventlet"),
+)
+#: socket type -> tlsfast green socket class for it, or None (plain sockets)
+_green_class_cache: dict = {}
+
+
+def _green_class_for(sock_type):
+    modules = _sys.modules
+    for module_name, class_name, tlsfast_module in _GREEN_SOCKET_TYPES:
+        module = modules.get(module_name)
+        if module is not None and issubclass(sock_type, getattr(module, class_name)):
+            return _import_module(tlsfast_module).SSLSocket
+    return None
+
+
+def green_wrap_socket(context, sock, server_side, do_handshake_on_connect,
+                      suppress_ragged_eofs, server_hostname, session):
+    """What ``SSLContext.wrap_socket`` (both implementations) returns for a
+    green library's socket: a ``tlsfast.gevent.SSLSocket`` for a gevent
+    socket, a ``tlsfast.eventlet.GreenSSLSocket`` for an eventlet one --
+    as gevent's patched ``ssl`` hands out its own cooperative sockets -- or
+    None for any other socket (the caller wraps it itself).  Arguments as
+    ``wrap_socket``'s (``context`` is the tlsfast context); raises what the
+    green socket's constructor raises.  Costs one dict lookup per wrap once
+    the socket's type has been seen; never imports a green library."""
+    sock_type = type(sock)
+    try:
+        green_class = _green_class_cache[sock_type]
+    except KeyError:
+        green_class = _green_class_cache[sock_type] = _green_class_for(sock_type)
+    if green_class is None:
+        return None
+    return green_class(sock, context, server_side=server_side,
+                       do_handshake_on_connect=do_handshake_on_connect,
+                       suppress_ragged_eofs=suppress_ragged_eofs,
+                       server_hostname=server_hostname, session=session)

@@ -26,6 +26,18 @@ def plain_wrap_socket(
     session: tlsfast.SSLSession | None,
 ) -> tlsfast.SSLSocket: ...
 def make_context_class(base: type[tlsfast.SSLContext], socket_class: type[Any], module: str) -> type[tlsfast.SSLContext]: ...
+def context_factories(
+    socket_class: type[Any], module: str, impl_context: type[tlsfast.SSLContext]
+) -> tuple[Any, ...]: ...
+def green_wrap_socket(
+    context: tlsfast.SSLContext,
+    sock: socket.socket,
+    server_side: bool,
+    do_handshake_on_connect: bool,
+    suppress_ragged_eofs: bool,
+    server_hostname: str | bytes | None,
+    session: tlsfast.SSLSession | None,
+) -> Any: ...
 
 #: the green socket class a green context hands out
 _GreenSocketT = TypeVar("_GreenSocketT")
@@ -53,6 +65,16 @@ class GreenContextBase(Generic[_GreenSocketT]):
 class GreenTLSMixin:
     """The ``ssl.SSLSocket`` methods of a green tlsfast socket."""
 
+    def __init__(
+        self,
+        sock: Any,
+        context: _AnyContext,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | None = None,
+        session: tlsfast.SSLSession | None = None,
+    ) -> None: ...
     server_side: bool
     server_hostname: str | None
     do_handshake_on_connect: bool

@@ -11,11 +11,12 @@ from ._common import DEFAULT_CONTEXT_VERIFY_FLAGS, WARN_DEPRECATED, ASN1Object
 
 
 def stdlib_original(module, name):
-    """The stdlib's own ``<module>.<name>`` class (``module`` is the module
+    """The stdlib's own ``<module>.<name>`` (``module`` is the module
     object), even after gevent's or eventlet's monkey-patching replaced the
-    attribute with a green class: tlsfast's classes must derive from the
-    real ``socket.socket`` / ``ssl.SSLContext``."""
-    current = getattr(module, name)
+    attribute with a green one or deleted it (eventlet: ``select.poll``):
+    tlsfast's classes must derive from the real ``socket.socket`` /
+    ``ssl.SSLContext``.  None when there is no such attribute at all."""
+    current = getattr(module, name, None)      # (eventlet deletes select.poll)
     for cls in getattr(current, "__mro__", ()):
         if cls.__module__ == module.__name__ and cls.__name__ == name:
             return cls

@@ -20,6 +20,9 @@
 # The cost of the inert part: one more SSL_CTX_new per context (about as
 # much time as tlsfast's own context) and its memory; nothing per connection.
 
+from tlsfast._green import green_wrap_socket as _green_wrap_socket
+
+
 cdef class _Absent:
     """A stdlib ``ssl.SSLContext`` name tlsfast does not have.  Reading it
     raises ``AttributeError`` as for any missing attribute; assigning it
@@ -156,7 +159,14 @@ class SSLContext(_StdlibSSLContext):
         host name or session, ``check_hostname`` without a host name),
         ``NotImplementedError`` for non-stream sockets and what the handshake
         raises when ``do_handshake_on_connect`` and the socket is connected.
+        A gevent or eventlet socket gets that library's cooperative tlsfast
+        socket instead (``tlsfast._green.green_wrap_socket``).
         """
+        # a gevent / eventlet socket (monkey-patched programs) gets a green one
+        green = _green_wrap_socket(self, sock, server_side, do_handshake_on_connect,
+                                   suppress_ragged_eofs, server_hostname, session)
+        if green is not None:
+            return green
         return self.sslsocket_class._create(
             sock=sock, server_side=server_side,
             do_handshake_on_connect=do_handshake_on_connect,

@@ -7,6 +7,7 @@ from cpython.exc cimport PyErr_SetObject, PyErr_WriteUnraisable
 from errno import EBADF as errno_EBADF, EINPROGRESS as errno_EINPROGRESS, \
     ENOTCONN as errno_ENOTCONN, EWOULDBLOCK as errno_EWOULDBLOCK
 from tlsfast._helpers import stdlib_original as _stdlib_original
+import _socket as _c_socket
 
 # ssl: exception classes (tlsfast raises the stdlib's own), enums, constants
 cdef object _SSLError = _ssl.SSLError
@@ -26,12 +27,17 @@ cdef object _Purpose = _ssl.Purpose
 
 # ssl: the classes tlsfast's public ones derive from (isinstance checks of
 # libraries), the stdlib's own even when gevent/eventlet patched the module
-_StdlibSSLContext = _stdlib_original(_ssl, "SSLContext")
-_StdlibSSLSocket = _stdlib_original(_ssl, "SSLSocket")
-_StdlibSSLObject = _stdlib_original(_ssl, "SSLObject")
-
 # socket: the real socket.socket, even when gevent/eventlet patched the module
 _StdlibSocket = _stdlib_original(socket, "socket")
+
+_StdlibSSLContext = _stdlib_original(_ssl, "SSLContext")
+_StdlibSSLObject = _stdlib_original(_ssl, "SSLObject")
+_StdlibSSLSocket = _stdlib_original(_ssl, "SSLSocket")
+if not issubclass(_StdlibSSLSocket, _c_socket.socket):
+    # ssl first imported after gevent patched socket (patch_all() does
+    # that): the stdlib's SSLSocket derives from gevent's socket class, which
+    # tlsfast cannot drive; the plain socket it is then (docs/gevent.rst)
+    _StdlibSSLSocket = _StdlibSocket
 cdef object _socket_socket = _StdlibSocket
 cdef object _socket_timeout = socket.timeout
 cdef int _MSG_PEEK = socket.MSG_PEEK

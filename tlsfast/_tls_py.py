@@ -61,12 +61,62 @@ from ._common import (
     WRITE_TIMEOUT,
     Purpose,
 )
+from ._green import green_wrap_socket as _green_wrap_socket
 from ._helpers import create_default_context as _create_default_context
 from ._helpers import check_wrap_args, stdlib_original
 
+
+def _rebound(value, namespace, owner):
+    """``value`` (a function, or a method / property made of functions) of
+    ssl.py's ``SSLSocket`` body, re-made with module globals ``namespace``
+    and its ``super()`` cell naming the class ``owner``."""
+    if isinstance(value, (classmethod, staticmethod)):
+        return type(value)(_rebound(value.__func__, namespace, owner))
+    if isinstance(value, property):
+        return property(*[f and _rebound(f, namespace, owner)
+                          for f in (value.fget, value.fset, value.fdel)], value.__doc__)
+    if not isinstance(value, _types.FunctionType):
+        return value
+    code, cells = value.__code__, value.__closure__
+    if cells:
+        cells = tuple(_types.CellType(owner) if name == "__class__" else cell
+                      for name, cell in zip(code.co_freevars, cells))
+    func = _types.FunctionType(code, namespace, value.__name__, value.__defaults__, cells)
+    func.__kwdefaults__ = value.__kwdefaults__
+    func.__dict__.update(value.__dict__)
+    func.__doc__, func.__qualname__, func.__module__ = (
+        value.__doc__, value.__qualname__, value.__module__)
+    return func
+
+
+def _on_real_socket(cls):
+    """ssl.py's ``SSLSocket`` class ``cls`` when it derives from the real
+    ``socket.socket``; else a copy of it that does.
+
+    gevent's ``patch_all()`` patches ``socket`` and then imports ``ssl``: in
+    such a program (tlsfast imported after it) ssl.py's ``class
+    SSLSocket(socket)`` took gevent's socket class, which holds a
+    ``_socket.socket`` instead of being one, so neither the stdlib's C code
+    nor this module can drive it.  The copy has ssl.py's own functions, with
+    ssl.py's globals naming the copy (``super(SSLSocket, self)``) and their
+    ``super()`` cells bound to it; ``isinstance`` against that gevent-based
+    ``ssl.SSLSocket`` is then false."""
+    if issubclass(cls, _csocket.socket):
+        return cls
+    real_socket = stdlib_original(_socket, "socket")
+    copy = type(cls.__name__, (real_socket,), {
+        "__module__": cls.__module__, "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__})
+    namespace = dict(vars(_ssl), SSLSocket=copy, socket=real_socket)
+    for name, value in vars(cls).items():
+        if name not in ("__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"):
+            setattr(copy, name, _rebound(value, namespace, copy))
+    return copy
+
+
 # the stdlib's classes even in a monkey-patched process
 _StdlibSSLContext = stdlib_original(_ssl, "SSLContext")
-_StdlibSSLSocket = stdlib_original(_ssl, "SSLSocket")
+_StdlibSSLSocket = _on_real_socket(stdlib_original(_ssl, "SSLSocket"))
 _StdlibSSLObject = stdlib_original(_ssl, "SSLObject")
 _CSSLContext = _StdlibSSLContext.__mro__[1]      # _ssl._SSLContext, the C type
 _CSSLSocket = _ssl_c._SSLSocket                   # the C-level ``_sslobj``
@@ -82,6 +132,9 @@ _suppress = _contextlib.suppress
 _monotonic = _time.monotonic
 _POLLIN = _select.POLLIN
 _POLLOUT = _select.POLLOUT
+# eventlet's monkey_patch() deletes select.poll (its hub cannot serve it);
+# gevent's patch_all() makes it cooperative: use that one while it is there
+_original_poll = stdlib_original(_select, "poll")
 
 _EVENT_READ = EVENTS_FOR_CODE[WANT_READ]
 _EVENT_WRITE = EVENTS_FOR_CODE[WANT_WRITE]
@@ -675,7 +728,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         else:
             remaining = deadline - _monotonic()
             wait_ms = _math.ceil(remaining * 1000) if remaining > 0 else 0
-        poller = _select.poll()
+        poller = getattr(_select, "poll", _original_poll)()
         poller.register(fd, event)
         ready = poller.poll(wait_ms)
         if not ready and wait_ms is not None:
@@ -917,6 +970,20 @@ class SSLContext(_StdlibSSLContext):
             # floor and a wider cipher list (the 3.10 defaults)
             _CSSLContext.minimum_version.__set__(self, _ssl.TLSVersion.TLSv1_2)
             self.set_ciphers(DEFAULT_CIPHERS)
+
+    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
+                    suppress_ragged_eofs=True, server_hostname=None, session=None):
+        """``ssl.SSLContext.wrap_socket`` (same arguments, result and
+        exceptions), returning a tlsfast ``SSLSocket`` -- or, given a gevent
+        or eventlet socket (a monkey-patched program), that library's
+        cooperative tlsfast socket (``tlsfast._green.green_wrap_socket``), as
+        the compiled implementation does."""
+        green = _green_wrap_socket(self, sock, server_side, do_handshake_on_connect,
+                                   suppress_ragged_eofs, server_hostname, session)
+        if green is not None:
+            return green
+        return super().wrap_socket(sock, server_side, do_handshake_on_connect,
+                                   suppress_ragged_eofs, server_hostname, session)
 
     def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None,
                  session=None):

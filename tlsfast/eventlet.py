@@ -51,7 +51,6 @@ implementation.
 from __future__ import annotations
 
 from . import _green
-from ._helpers import check_wrap_args
 
 try:
     import eventlet as _eventlet  # noqa: F401
@@ -74,29 +73,26 @@ import tlsfast as _tlsfast
 from ._common import CERT_NONE, CERT_REQUIRED, PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, WANT_READ
 
 _original_socket = _original("socket").socket
-_SOL_SOCKET = _stdsocket.SOL_SOCKET
-_SO_TYPE = _stdsocket.SO_TYPE
-_SOCK_STREAM = _stdsocket.SOCK_STREAM
 
 __all__ = [
     "GreenSSLSocket", "SSLSocket", "SSLContext", "GreenContext", "green_context",
-    "wrap_socket", "wrap_ssl", "IOClosed",
+    "wrap_socket", "wrap_ssl", "create_default_context", "IOClosed",
 ]
 
 
 class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
     """A cooperative TLS socket for eventlet (``ssl.SSLSocket`` API).
 
-    Takes over ``sock`` (an eventlet ``GreenSocket`` or a stdlib socket,
-    whose descriptor is detached here) and, when it is connected, puts
-    tlsfast's TLS on it (handshaking now if ``do_handshake_on_connect``);
-    a socket connected later gets it in ``connect()``.  ``self.fd`` is the
-    socket driven underneath: the tlsfast socket (non-blocking) while TLS is
-    up, so attributes this class does not define reach it.
-
-    Arguments, attributes and constructor exceptions are those of
-    ``tlsfast.gevent.SSLSocket`` (the same checks), plus ``ValueError``
-    when ``sock`` is already a ``GreenSSLSocket``.
+    Made by ``SSLContext.wrap_socket`` / ``GreenContext.wrap_socket`` /
+    ``wrap_socket`` / ``wrap_ssl`` (and, in a monkey-patched program, by
+    any tlsfast context's ``wrap_socket`` given an eventlet socket); the
+    constructor is ``tlsfast._green.GreenTLSMixin.__init__`` (arguments,
+    attributes and exceptions there), taking over an eventlet
+    ``GreenSocket``'s descriptor or a stdlib socket's, and raising
+    ``ValueError`` when ``sock`` is already a ``GreenSSLSocket``.
+    ``self.fd`` is the socket driven underneath: the tlsfast socket
+    (non-blocking) while TLS is up, so attributes this class does not
+    define reach it.
 
     The I/O methods mirror ``ssl.SSLSocket``'s with the green waits and
     timeouts of ``tlsfast._green.GreenTLSMixin``.  While one waits, a
@@ -110,44 +106,6 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
 
     _eof_errors = (IOClosed,)
 
-    def __init__(self, sock, context, server_side=False, do_handshake_on_connect=True,
-                 suppress_ragged_eofs=True, server_hostname=None, session=None):
-        context = _green.plain_context(context)
-        check_wrap_args(context.check_hostname, server_side, server_hostname, session)
-        if isinstance(sock, GreenSSLSocket):
-            raise ValueError("the socket is already a GreenSSLSocket")
-        real = sock.fd if isinstance(sock, _GreenSocket) else sock
-        if real.getsockopt(_SOL_SOCKET, _SO_TYPE) != _SOCK_STREAM:
-            raise NotImplementedError("only stream sockets are supported")
-        timeout = sock.gettimeout()
-        family, type_, proto = real.family, real.type, real.proto
-        # a fresh socket object owns the descriptor: the caller's object
-        # (and a GreenSocket's __del__ closing it) no longer can close it
-        raw = _original_socket(family, type_, proto, fileno=real.detach())
-        _set_nonblocking(raw)
-        self.fd = raw
-        self._closed = False
-        self.settimeout(timeout)
-        self._init_tls_state(context, server_side, do_handshake_on_connect,
-                             suppress_ragged_eofs, server_hostname, session)
-        try:
-            try:
-                raw.getpeername()
-            except OSError as e:
-                if e.errno != _errno.ENOTCONN:
-                    raise
-                self._check_not_connected(raw)
-            else:
-                self._start_tls()
-                if do_handshake_on_connect:
-                    if timeout == 0.0:
-                        raise ValueError("do_handshake_on_connect should not be "
-                                         "specified for non-blocking sockets")
-                    self.do_handshake()
-        except BaseException:
-            self.close()
-            raise
-
     def __getattr__(self, name):
         # GreenSocket caches delegated attributes; self.fd changes when TLS
         # starts, so look them up every time instead
@@ -158,6 +116,20 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
 
     # -- hooks of GreenTLSMixin ------------------------------------------
 
+    def _socket_to_adopt(self, sock):
+        if isinstance(sock, GreenSSLSocket):
+            raise ValueError("the socket is already a GreenSSLSocket")
+        return sock.fd if isinstance(sock, _GreenSocket) else sock
+
+    def _adopt(self, family, type_, proto, fileno, timeout):
+        # a fresh socket object owns the descriptor: the caller's object
+        # (and a GreenSocket's __del__ closing it) no longer can close it
+        raw = _original_socket(family, type_, proto, fileno=fileno)
+        _set_nonblocking(raw)
+        self.fd = raw
+        self._closed = False
+        self.settimeout(timeout)
+
     def _raw_socket(self):
         return self.fd
 
@@ -167,32 +139,10 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
     def _green_wait(self, code, timeout, message):
         if self._closed:
             raise IOClosed()
-        if code == WANT_READ:
-            _trampoline(self.fd, read=True, timeout=timeout,
-                        timeout_exc=_socket_timeout(message) if timeout is not None else None,
-                        mark_as_closed=self._mark_as_closed)
-        else:
-            _trampoline(self.fd, write=True, timeout=timeout,
-                        timeout_exc=_socket_timeout(message) if timeout is not None else None,
-                        mark_as_closed=self._mark_as_closed)
-
-    def _finish(self, call, args, code, message, block=False):
-        # the common case inlined: no timeout -> trampoline directly
-        timeout = self._timeout
-        if timeout is not None and not (block and timeout == 0.0):
-            return _green.GreenTLSMixin._finish(self, call, args, code, message, block)
-        fd = self.fd
-        mark = self._mark_as_closed
-        while True:
-            if self._closed:
-                raise IOClosed()
-            if code == WANT_READ:
-                _trampoline(fd, read=True, mark_as_closed=mark)
-            else:
-                _trampoline(fd, write=True, mark_as_closed=mark)
-            code = call(*args)
-            if code >= 0:
-                return code
+        _trampoline(self.fd, read=code == WANT_READ, write=code != WANT_READ,
+                    timeout=timeout,
+                    timeout_exc=None if timeout is None else _socket_timeout(message),
+                    mark_as_closed=self._mark_as_closed)
 
     # -- the plain socket methods GreenSocket binds once in __init__ ----------
 
@@ -275,6 +225,9 @@ class GreenSSLSocket(_green.GreenTLSMixin, _GreenSocket):
             except OSError:
                 client.close()
                 continue
+            if not conn._connected:     # the peer went away before the wrap
+                conn.close()
+                continue
             return conn, addr
 
     # -- teardown ------------------------------------------------------------
@@ -328,32 +281,8 @@ def _noop():
     pass
 
 
-class GreenContext(_green.GreenContextBase):
-    """An existing tlsfast context (either implementation) whose
-    ``wrap_socket`` returns ``GreenSSLSocket``; everything else is the
-    context's own."""
-
-    __slots__ = ()
-    _socket_class = GreenSSLSocket
-
-
-def green_context(context) -> GreenContext:
-    """Make ``context`` (a tlsfast ``SSLContext`` of either implementation)
-    hand out cooperative eventlet sockets."""
-    return GreenContext(context)
-
-
-def wrap_socket(sock, context, server_side=False, do_handshake_on_connect=True,
-                suppress_ragged_eofs=True, server_hostname=None, session=None) -> GreenSSLSocket:
-    """Wrap ``sock`` with tlsfast ``context`` (either implementation) into a
-    ``GreenSSLSocket``; arguments and exceptions as its constructor."""
-    return GreenSSLSocket(sock, context, server_side=server_side,
-                          do_handshake_on_connect=do_handshake_on_connect,
-                          suppress_ragged_eofs=suppress_ragged_eofs,
-                          server_hostname=server_hostname, session=session)
-
-
-SSLContext = _green.make_context_class(_tlsfast.SSLContext, GreenSSLSocket, __name__)
+(SSLContext, GreenContext, green_context, wrap_socket,
+ create_default_context) = _green.context_factories(GreenSSLSocket, __name__, _tlsfast.SSLContext)
 
 
 def wrap_ssl(sock, certificate=None, private_key=None, server_side=False,

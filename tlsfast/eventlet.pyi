@@ -4,7 +4,7 @@ eventlet ships no type information: its classes are ``Any`` here, tlsfast's
 own methods are typed."""
 
 import types
-from _typeshed import StrOrBytesPath
+from _typeshed import ReadableBuffer, StrOrBytesPath
 from typing import Any
 
 from eventlet.greenio.base import GreenSocket as _GreenSocket  # type: ignore[import-untyped, unused-ignore]
@@ -15,7 +15,7 @@ from tlsfast._green import GreenContextBase, GreenSSLContext, GreenTLSMixin, _An
 
 __all__ = [
     "GreenSSLSocket", "SSLSocket", "SSLContext", "GreenContext", "green_context",
-    "wrap_socket", "wrap_ssl", "IOClosed",
+    "wrap_socket", "wrap_ssl", "create_default_context", "IOClosed",
 ]
 
 class GreenSSLSocket(GreenTLSMixin, _GreenSocket):  # type: ignore[misc]
@@ -71,6 +71,13 @@ def wrap_socket(
     server_hostname: str | None = None,
     session: tlsfast.SSLSession | None = None,
 ) -> GreenSSLSocket: ...
+def create_default_context(
+    purpose: tlsfast.Purpose = ...,
+    *,
+    cafile: StrOrBytesPath | None = None,
+    capath: StrOrBytesPath | None = None,
+    cadata: str | ReadableBuffer | None = None,
+) -> SSLContext: ...
 def wrap_ssl(
     sock: Any,
     certificate: StrOrBytesPath | None = None,

@@ -62,7 +62,6 @@ connection's greenlet, as ``StreamServer`` does.
 from __future__ import annotations
 
 from . import _green
-from ._helpers import check_wrap_args
 
 try:
     import gevent as _gevent  # noqa: F401
@@ -74,18 +73,14 @@ try:
 except ImportError as _exc:  # pragma: no cover - exercised in a subprocess
     raise _green.missing_library(__name__, "gevent", _exc) from _exc
 
-import errno as _errno
 import socket as _stdsocket
 
 import tlsfast as _tlsfast
 
-from ._common import WANT_READ, Purpose
+from ._common import WANT_READ
 
 _GeventSocket = _gsocket.socket
 _socket_timeout = _stdsocket.timeout
-_SOL_SOCKET = _stdsocket.SOL_SOCKET
-_SO_TYPE = _stdsocket.SO_TYPE
-_SOCK_STREAM = _stdsocket.SOCK_STREAM
 
 __all__ = [
     "SSLSocket", "SSLContext", "GreenContext", "green_context", "wrap_socket",
@@ -97,27 +92,12 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
     """A cooperative TLS socket for gevent (``ssl.SSLSocket`` API).
 
     Made by ``SSLContext.wrap_socket`` / ``GreenContext.wrap_socket`` /
-    ``wrap_socket``: takes over ``sock`` (a gevent or stdlib stream socket,
-    detached here) and, when it is connected, puts tlsfast's TLS on it
-    (handshaking now if ``do_handshake_on_connect``); a socket connected
-    later gets it in ``connect()``.  ``self._sock`` is the tlsfast socket
-    (non-blocking) while TLS is up, so attributes this class does not define
+    ``wrap_socket`` (and, in a monkey-patched program, by any tlsfast
+    context's ``wrap_socket`` given a gevent socket); the constructor is
+    ``tlsfast._green.GreenTLSMixin.__init__`` (arguments, attributes and
+    exceptions there).  ``self._sock`` is the tlsfast socket (non-blocking)
+    while TLS is up, so attributes this class does not define
     (``export_keying_material``...) reach it.
-
-    Arguments as ``SSLContext.wrap_socket``; they become the attributes
-    ``server_side`` (bool), ``server_hostname`` (``str`` or None),
-    ``do_handshake_on_connect`` and ``suppress_ragged_eofs`` (bool).  The
-    constructor raises ``ValueError`` for the stdlib's argument conflicts
-    (``server_hostname`` or ``session`` with ``server_side``; a context
-    with ``check_hostname`` and no ``server_hostname``; a non-blocking
-    socket with ``do_handshake_on_connect``), ``NotImplementedError`` for
-    a non-stream socket, ``ssl.SSLError`` for an unconnected socket with
-    data already received (as the stdlib), ``OSError`` (``ENOTCONN``) for
-    a server-side socket neither connected nor listening (an accepted
-    connection the peer already reset), and what ``do_handshake`` raises.
-    The argument and socket-type checks (all but the non-blocking one)
-    leave ``sock`` as it is; after them its descriptor belongs to this
-    object and is closed on error.
 
     The I/O methods mirror ``ssl.SSLSocket``'s with the green waits and
     timeouts of ``tlsfast._green.GreenTLSMixin``.  While one waits, a
@@ -127,38 +107,14 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
     ``cancel_wait_ex``).
     """
 
-    def __init__(self, sock, context, server_side=False, do_handshake_on_connect=True,
-                 suppress_ragged_eofs=True, server_hostname=None, session=None):
-        context = _green.plain_context(context)
-        check_wrap_args(context.check_hostname, server_side, server_hostname, session)
-        if sock.getsockopt(_SOL_SOCKET, _SO_TYPE) != _SOCK_STREAM:
-            raise NotImplementedError("only stream sockets are supported")
-        timeout = sock.gettimeout()
-        family, type_, proto = sock.family, sock.type, sock.proto
-        fd = sock.detach()
-        _GeventSocket.__init__(self, family, type_, proto, fileno=fd)
-        self.timeout = timeout
-        self._init_tls_state(context, server_side, do_handshake_on_connect,
-                             suppress_ragged_eofs, server_hostname, session)
-        try:
-            try:
-                self._sock.getpeername()
-            except OSError as e:
-                if e.errno != _errno.ENOTCONN:
-                    raise
-                self._check_not_connected(self._sock)
-            else:
-                self._start_tls()
-                if do_handshake_on_connect:
-                    if timeout == 0.0:
-                        raise ValueError("do_handshake_on_connect should not be "
-                                         "specified for non-blocking sockets")
-                    self.do_handshake()
-        except BaseException:
-            self.close()
-            raise
-
     # -- hooks of GreenTLSMixin ------------------------------------------
+
+    def _socket_to_adopt(self, sock):
+        return sock
+
+    def _adopt(self, family, type_, proto, fileno, timeout):
+        _GeventSocket.__init__(self, family, type_, proto, fileno=fileno)
+        self.timeout = timeout
 
     def _raw_socket(self):
         return self._sock
@@ -174,21 +130,6 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
             _wait_on_watcher(watcher, None, None, self.hub)
         else:
             _wait_on_watcher(watcher, timeout, _socket_timeout(message), self.hub)
-
-    def _finish(self, call, args, code, message, block=False):
-        # the common case inlined: no timeout -> wait on the watchers directly
-        timeout = self.timeout
-        if timeout is not None and not (block and timeout == 0.0):
-            return _green.GreenTLSMixin._finish(self, call, args, code, message, block)
-        hub = self.hub
-        while True:
-            watcher = self._read_event if code == WANT_READ else self._write_event
-            if watcher is None:  # closed (maybe by another greenlet)
-                raise _cancel_wait_ex()
-            _wait_on_watcher(watcher, None, None, hub)
-            code = call(*args)
-            if code >= 0:
-                return code
 
     # gevent's plain sendall calls send(chunk, flags, timeout=...)
     def send(self, data, flags=0, timeout=_timeout_default):
@@ -244,37 +185,5 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
         return f" server={self.server_side}, cipher={tls.cipher() if tls is not None else ''!r}"
 
 
-class GreenContext(_green.GreenContextBase):
-    """An existing tlsfast context (either implementation) whose
-    ``wrap_socket`` returns ``tlsfast.gevent.SSLSocket``; everything else
-    is the context's own.  Usable as ``ssl_context=`` of gevent servers."""
-
-    __slots__ = ()
-    _socket_class = SSLSocket
-
-
-def green_context(context) -> GreenContext:
-    """Make ``context`` (a tlsfast ``SSLContext`` of either implementation)
-    hand out cooperative gevent sockets."""
-    return GreenContext(context)
-
-
-def wrap_socket(sock, context, server_side=False, do_handshake_on_connect=True,
-                suppress_ragged_eofs=True, server_hostname=None, session=None) -> SSLSocket:
-    """Wrap ``sock`` with tlsfast ``context`` (either implementation) into a
-    cooperative ``SSLSocket``; arguments and exceptions as its constructor."""
-    return SSLSocket(sock, context, server_side=server_side,
-                     do_handshake_on_connect=do_handshake_on_connect,
-                     suppress_ragged_eofs=suppress_ragged_eofs,
-                     server_hostname=server_hostname, session=session)
-
-
-SSLContext = _green.make_context_class(_tlsfast.SSLContext, SSLSocket, __name__)
-
-
-def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None, capath=None,
-                           cadata=None):
-    """``tlsfast.create_default_context`` (same arguments and exceptions)
-    returning a green ``SSLContext``."""
-    from ._helpers import create_default_context as _create
-    return _create(SSLContext, purpose, cafile, capath, cadata)
+(SSLContext, GreenContext, green_context, wrap_socket,
+ create_default_context) = _green.context_factories(SSLSocket, __name__, _tlsfast.SSLContext)

@@ -1,13 +1,10 @@
-"""Green-library scenarios, run in a subprocess by tests/test_gevent.py and
-tests/test_eventlet.py so that gevent's and eventlet's hubs (and any
-monkey-patching) never touch the pytest process.
+"""Green-library scenarios, run in a subprocess by tests/test_green.py so
+that gevent's and eventlet's hubs (and any monkey-patching) never touch the
+pytest process.
 
     python scenarios.py suite LIB IMPL CA CHAIN KEY [NAME ...]
         run the in-process scenarios (all, or the NAMEs) and print one JSON
         object per scenario on its own line: {"name", "ok", "data", "error"}.
-    python scenarios.py monkey LIB IMPL CA CHAIN KEY
-        monkey-patch first, then serve HTTPS through tlsfast in-process and
-        fetch it with requests from 20 greenlets; one JSON record.
     python scenarios.py serve LIB IMPL CA CHAIN KEY
         serve HTTPS through tlsfast with LIB's WSGI server (gevent: pywsgi,
         eventlet: eventlet.wsgi) on 127.0.0.1 port 0; print
@@ -16,7 +13,7 @@ monkey-patching) never touch the pytest process.
 LIB is gevent or eventlet, IMPL c or python (TLSFAST_IMPL must match: the
 green SSLContext classes use the selected implementation).  Everything is
 bounded: each scenario runs under the library's Timeout, every socket wait
-has a timeout, every loop a cap.
+has a timeout, every loop a cap.  Monkey-patched programs: patched.py.
 """
 
 from __future__ import annotations
@@ -334,20 +331,24 @@ def sc_timeout_recv(kit: Kit) -> dict:
         stop()
 
 
+def _held_open(kit: Kit, released: list, polls: int = 250):
+    """A server handler that holds its connection, never reading, until
+    ``released`` is non-empty (or ``polls`` x 20 ms), then closes it."""
+    def handle(sock):
+        for _ in range(polls):
+            if released:
+                break
+            kit.sleep(0.02)
+        sock.close()
+    return handle
+
+
 def sc_timeout_send(kit: Kit) -> dict:
     """A peer that stops reading: sendall times out (socket.timeout) within
     bound once the socket buffers are full; the deadline covers the whole
     sendall."""
     done = []
-
-    def handle(sock):
-        for _ in range(250):
-            if done:
-                break
-            kit.sleep(0.02)
-        sock.close()
-
-    port, stop = kit.serve_forever(handle)
+    port, stop = kit.serve_forever(_held_open(kit, done))
     try:
         s = kit.client(port)
         s.settimeout(0.3)
@@ -406,15 +407,7 @@ def sc_close_wakes_reader(kit: Kit) -> dict:
     """close() from another greenlet wakes a reader blocked on the socket
     (gevent: OSError EBADF; eventlet: end of stream)."""
     done = []
-
-    def handle(sock):
-        for _ in range(150):
-            if done:
-                break
-            kit.sleep(0.02)
-        sock.close()
-
-    port, stop = kit.serve_forever(handle)
+    port, stop = kit.serve_forever(_held_open(kit, done, 150))
     try:
         s = kit.client(port)
         s.settimeout(10)
@@ -700,6 +693,76 @@ def sc_wrap_ssl(kit: Kit) -> dict:
         listener.close()
 
 
+def sc_unwrap_timeout(kit: Kit) -> dict:
+    """unwrap() with a peer that neither answers close_notify nor reads:
+    waiting for the peer's close_notify times out as a read, and -- once
+    the transport is full, our close_notify stuck behind a record -- waiting
+    to send it times out as a write (the stdlib's messages)."""
+    release = []
+    port, stop = kit.serve_forever(_held_open(kit, release))
+    out = {}
+    try:
+        for case in ("read", "write"):
+            s = kit.client(port)
+            s.settimeout(0.3)
+            if case == "write":
+                expect_raises(socket.timeout, s.sendall, b"x" * (32 * MIB))
+            t0 = time.monotonic()
+            exc = expect_raises(socket.timeout, s.unwrap)
+            out[case] = {"exc": type(exc).__name__, "msg": str(exc),
+                         "elapsed": time.monotonic() - t0}
+            s.close()
+        return out
+    finally:
+        release.append(1)
+        stop()
+
+
+def _probe_server_wrap(wrap, sock) -> dict:
+    """What wrap_socket(sock, server_side=True) of an unconnected socket
+    gives, and what the result then does."""
+    try:
+        s = wrap(sock)
+    except Exception as exc:  # noqa: BLE001 - the outcome is the result
+        sock.close()
+        return {"wrap": [type(exc).__name__, getattr(exc, "errno", None), str(exc)]}
+    out = {"wrap": "ok", "server_side": s.server_side, "version": s.version(),
+           "cipher": s.cipher()}
+    calls = (("do_handshake", s.do_handshake), ("getpeercert", s.getpeercert),
+             ("connect", lambda: s.connect(("127.0.0.1", 9))))
+    for name, call in calls:
+        try:
+            call()
+            out[name] = "returned"
+        except Exception as exc:  # noqa: BLE001 - the outcome is the result
+            out[name] = [type(exc).__name__, getattr(exc, "errno", None), str(exc)]
+    s.close()
+    return out
+
+
+def sc_server_wrap_unconnected(kit: Kit) -> dict:
+    """wrap_socket(unconnected, server_side=True) with tlsfast's green
+    context, the stdlib's ssl and the library's own green ssl (none of
+    these calls waits: nothing is connected)."""
+    stdlib_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    stdlib_ctx.load_cert_chain(kit.chain, kit.key)
+    if kit.lib == "gevent":
+        import gevent.ssl as library_ssl
+        library_ctx = library_ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    else:
+        from eventlet.green import ssl as library_ssl
+        library_ctx = library_ssl.GreenSSLContext(ssl.PROTOCOL_TLS_SERVER)
+    library_ctx.load_cert_chain(kit.chain, kit.key)
+    return {
+        "tlsfast": _probe_server_wrap(kit.server_wrap, kit.unconnected()),
+        "stdlib": _probe_server_wrap(
+            lambda s: stdlib_ctx.wrap_socket(s, server_side=True),
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM)),
+        "library": _probe_server_wrap(
+            lambda s: library_ctx.wrap_socket(s, server_side=True), kit.unconnected()),
+    }
+
+
 SCENARIOS = {name[3:]: fn for name, fn in globals().items() if name.startswith("sc_")}
 
 
@@ -788,72 +851,15 @@ def run_serve(kit: Kit) -> None:
         server.kill()
 
 
-def run_monkey(kit: Kit) -> None:
-    """In a monkey-patched process: the library's WSGI server on tlsfast,
-    fetched by ``requests`` (whose stdlib ssl is now the library's green
-    ssl) from 20 concurrent greenlets; prints one JSON record."""
-    import requests
-    record = {"name": "monkey", "ok": False, "data": None, "error": None}
-    try:
-        with kit.Timeout(SCENARIO_TIMEOUT, AssertionError("monkey: timed out")):
-            stats = {"wrapped": 0, "requests": 0, "tls_modules": []}
-            app = make_app(kit, stats)
-            listener = kit.listen()
-            port = listener.getsockname()[1]
-            if kit.lib == "gevent":
-                from gevent.pywsgi import WSGIServer
-                server = WSGIServer(listener, app, ssl_context=kit.server_ctx, log=None)
-                server.start()
-                stop = server.stop
-            else:
-                import eventlet.wsgi
-                tls_listener = kit.green.wrap_socket(listener, kit.server_ctx, server_side=True)
-                thread = kit.spawn(eventlet.wsgi.server, tls_listener, app, log_output=False)
-                stop = thread.kill
-
-            def fetch(i):
-                with requests.Session() as s:
-                    out = []
-                    for n in (10, 70_000, 10):
-                        r = s.get(f"https://127.0.0.1:{port}/big?{n}", verify=kit.ca, timeout=20)
-                        out.append(r.status_code == 200 and r.content == payload(n, n))
-                    return all(out)
-
-            t0 = time.monotonic()
-            threads = [kit.spawn(fetch, i) for i in range(20)]
-            results = [kit.wait(t) for t in threads]
-            record["data"] = {"ok_clients": sum(results), "seconds": time.monotonic() - t0,
-                              "requests": stats["requests"],
-                              "ssl_context_class": ssl.SSLContext.__module__ + "."
-                              + ssl.SSLContext.__name__}
-            stop()
-        record["ok"] = True
-    except BaseException:  # noqa: BLE001 - reported to the test
-        record["error"] = traceback.format_exc()
-    print(json.dumps(record), flush=True)
-
-
 def main(argv: list[str]) -> int:
     mode, lib, impl_name, ca, chain, key, *names = argv
     if os.environ.get("TLSFAST_IMPL") != impl_name:
         raise SystemExit(f"TLSFAST_IMPL must be {impl_name!r}")
-    if mode == "monkey":  # before anything imports the library's modules
-        # ... except tlsfast: its pure-Python implementation subclasses the
-        # stdlib ssl classes and must see the unpatched ones (documented)
-        import tlsfast._tls_py  # noqa: F401
-        if lib == "gevent":
-            from gevent import monkey
-            monkey.patch_all()
-        else:
-            import eventlet
-            eventlet.monkey_patch()
     kit = Kit(lib, impl_name, ca, chain, key)
     if mode == "suite":
         run_suite(kit, names)
     elif mode == "serve":
         run_serve(kit)
-    elif mode == "monkey":
-        run_monkey(kit)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     return 0
