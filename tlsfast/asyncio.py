@@ -342,6 +342,9 @@ def install(loop):
     the loop's.  Returns ``loop``; installing twice changes nothing.
     Works on any loop whose instances take attributes (asyncio's, uvloop's);
     raises ``TypeError`` for one that does not."""
+    if not hasattr(loop, "__dict__"):
+        raise TypeError(f"{type(loop).__name__} instances do not take attributes: "
+                        f"tlsfast.asyncio.install() cannot route them")
     if loop in _ORIGINALS:
         return loop
     originals = {name: getattr(loop, name) for name in _ROUTED}
@@ -361,9 +364,6 @@ def install(loop):
     routed = {"create_connection": router("create_connection", create_connection),
               "create_server": router("create_server", create_server),
               "start_tls": routed_start_tls}
-    if not hasattr(loop, "__dict__"):
-        raise TypeError(f"{type(loop).__name__} instances do not take attributes: "
-                        f"tlsfast.asyncio.install() cannot route them")
     for name, fn in routed.items():
         fn.__name__ = fn.__qualname__ = name
         fn.__doc__ = getattr(originals[name], "__doc__", None)
