@@ -804,13 +804,12 @@ def test_aiohttp_client_and_server(impl, new_loop, server_ctx, client_ctx):
         return web.Response(text=f"hi {version} " + "x" * (1 << 20))
 
     async def main():
-        ta.install(asyncio.get_running_loop())
         app = web.Application()
         app.router.add_get("/", hello)
         runner = web.AppRunner(app)
+        ta.install(asyncio.get_running_loop())
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=sctx)
-        await site.start()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=sctx).start()
         port = runner.addresses[0][1]
         texts = []
         async with aiohttp.ClientSession() as session:
