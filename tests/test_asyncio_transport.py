@@ -14,6 +14,7 @@ import hashlib
 import os
 import ssl
 import sys
+import time
 
 import pytest
 from helpers import IO_TIMEOUT, set_linger_reset
@@ -692,9 +693,63 @@ def test_start_tls_both_sides(impl, new_loop, server_ctx, client_ctx):
 
     (got, version, events), _ = run(new_loop, main)
     assert (got, version) == (b"secret", "TLSv1.3")
-    # connection_made for the plain transport, again for the TLS one (as
-    # asyncio's start_tls), one connection_lost
-    assert events == ["made", "made", ("lost", None)]
+    # connection_made for the plain transport only (asyncio's start_tls
+    # does not call it again), one connection_lost
+    assert events == ["made", ("lost", None)]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="StreamWriter.start_tls is 3.11+")
+def test_stream_writer_start_tls_after_install(impl, new_loop, server_ctx, client_ctx):
+    """StreamWriter.start_tls() (loop.start_tls underneath) on an installed
+    loop: the writer's transport becomes tlsfast's, the streams go on."""
+    sctx, cctx = server_ctx(impl), client_ctx(impl)
+
+    async def main():
+        loop = ta.install(asyncio.get_running_loop())
+        server = await loop.create_server(lambda: StartTLSServer(sctx), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"STARTTLS\n")
+        assert await reader.readexactly(3) == b"OK\n"
+        await writer.start_tls(cctx, server_hostname="localhost")
+        kind = type(writer.transport)
+        writer.write(b"over tls\n")
+        line = await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        return kind, line
+
+    (kind, line), _ = run(new_loop, main)
+    assert (kind, line) == (TLSTransport, b"over tls\n")
+
+
+def test_shutdown_timeout_silent_peer(impl, new_loop, net, certs, client_ctx):
+    """A peer that never answers our close_notify: connection_lost gets
+    asyncio's TimeoutError("SSL shutdown timed out") after
+    ssl_shutdown_timeout."""
+    cctx = client_ctx(impl)
+
+    def behaviour(sock):
+        sock.recv(10)  # the handshake is done; wait, silent, until our close_notify
+        time.sleep(1.0)
+
+    port, peer = _stdlib_server(net, certs, behaviour)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        transport, proto = await connect(loop, port, cctx, ssl_shutdown_timeout=0.3)
+        start = loop.time()
+        transport.close()
+        exc = await proto.lost
+        elapsed = loop.time() - start
+        await loop.run_in_executor(None, peer.result)
+        return exc, elapsed
+
+    (exc, elapsed), _ = run(new_loop, main)
+    assert type(exc) is asyncio.TimeoutError
+    assert str(exc) == "SSL shutdown timed out"
+    assert 0.2 <= elapsed < 1.0
 
 
 def test_install_routes_tlsfast_contexts_only(impl, new_loop, server_ctx, client_ctx, certs):

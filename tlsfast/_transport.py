@@ -94,7 +94,9 @@ class TLSTransport(asyncio.Transport):
     do_handshake_on_connect=False)`` on a non-blocking socket; ``waiter`` a
     future completed when the handshake ends (result None, or its
     exception).  The protocol's ``connection_made`` is called once the
-    handshake succeeded, never if it failed.
+    handshake succeeded, never if it failed, and not at all with
+    ``call_connection_made=False`` (``start_tls``: the protocol already
+    had it from the plain transport, as in asyncio).
     """
 
     # asyncio's loop.start_tls() accepts this transport (TLS inside TLS
@@ -103,13 +105,14 @@ class TLSTransport(asyncio.Transport):
 
     def __init__(self, loop, sslsock, protocol, sslcontext, *, waiter=None,
                  server_side=False, ssl_handshake_timeout=None,
-                 ssl_shutdown_timeout=None):
+                 ssl_shutdown_timeout=None, call_connection_made=True):
         super().__init__()
         self._loop = loop
         self._sslsock = sslsock
         self._fd = sslsock.fileno()
         self._sslcontext = sslcontext
         self._server_side = server_side
+        self._call_connection_made = call_connection_made
         self._waiter = waiter
         self._handshake_timeout = (SSL_HANDSHAKE_TIMEOUT if ssl_handshake_timeout is None
                                    else ssl_handshake_timeout)
@@ -217,9 +220,10 @@ class TLSTransport(asyncio.Transport):
         self._force_close(None)
 
     def __del__(self, _warn=warnings.warn):
-        if self._sslsock is not None and self._sslsock.fileno() != -1:
+        sslsock = getattr(self, "_sslsock", None)
+        if sslsock is not None and sslsock.fileno() != -1:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._sslsock.close()
+            sslsock.close()
 
     # ------------------------------------------------------------------
     # reading side
@@ -509,7 +513,8 @@ class TLSTransport(asyncio.Transport):
                            compression=sslsock.compression(), ssl_object=sslsock)
         self._state = _WRAPPED
         self._protocol_connected = True
-        self._protocol.connection_made(self)
+        if self._call_connection_made:
+            self._protocol.connection_made(self)
         self._wake_waiter(None)
         if self._state == _WRAPPED and not self._closing:
             self._sync_registration()
@@ -617,7 +622,10 @@ class TLSTransport(asyncio.Transport):
 
     def _after_read(self, n):
         if n > 0:
-            self._read_wants = _EVENT_READ
+            if self._read_wants != _EVENT_READ:
+                # a read that waited for writability went through
+                self._read_wants = _EVENT_READ
+                self._sync_registration()
             return
         if n == 0:
             self._on_eof()

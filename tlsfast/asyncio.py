@@ -130,7 +130,7 @@ class _Handoff(asyncio.Protocol):
 
 
 async def _handshake(loop, sock, protocol, sslcontext, *, server_side, server_hostname,
-                     ssl_handshake_timeout, ssl_shutdown_timeout):
+                     ssl_handshake_timeout, ssl_shutdown_timeout, call_connection_made=True):
     """Wrap ``sock`` and run the handshake; the transport once done.
     Raises the handshake's error (asyncio's types: ``ssl.SSLError``,
     ``ConnectionResetError`` for an EOF, ``ConnectionAbortedError`` for
@@ -146,7 +146,8 @@ async def _handshake(loop, sock, protocol, sslcontext, *, server_side, server_ho
     transport = TLSTransport(loop, sslsock, protocol, sslcontext, waiter=waiter,
                              server_side=server_side,
                              ssl_handshake_timeout=ssl_handshake_timeout,
-                             ssl_shutdown_timeout=ssl_shutdown_timeout)
+                             ssl_shutdown_timeout=ssl_shutdown_timeout,
+                             call_connection_made=call_connection_made)
     try:
         await waiter
     except BaseException:
@@ -260,6 +261,7 @@ async def start_tls(loop, transport, protocol, sslcontext, *, server_side=False,
     """``loop.start_tls(transport, protocol, sslcontext, ...)``: TLS on the
     connection of the plain ``transport``; returns the new transport
     (tlsfast's), whose protocol is ``protocol``, after the handshake.
+    As in asyncio, ``protocol.connection_made`` is not called again.
 
     The plain transport is closed (its descriptor handed over, its
     protocol not told); asyncio instead keeps it under the TLS transport.
@@ -288,7 +290,7 @@ async def start_tls(loop, transport, protocol, sslcontext, *, server_side=False,
     return await _handshake(
         loop, sock, protocol, sslcontext, server_side=server_side,
         server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
-        ssl_shutdown_timeout=ssl_shutdown_timeout)
+        ssl_shutdown_timeout=ssl_shutdown_timeout, call_connection_made=False)
 
 
 async def open_connection(host=None, port=None, *, limit=2 ** 16, ssl=True, **kwargs):
