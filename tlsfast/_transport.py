@@ -110,8 +110,7 @@ class TLSTransport(asyncio.Transport):
         self._loop = loop
         self._sslsock = sslsock
         self._fd = sslsock.fileno()
-        self._sslcontext = sslcontext
-        self._server_side = server_side
+        self._side = "server" if server_side else "client"
         self._call_connection_made = call_connection_made
         self._waiter = waiter
         self._handshake_timeout = (SSL_HANDSHAKE_TIMEOUT if ssl_handshake_timeout is None
@@ -160,7 +159,7 @@ class TLSTransport(asyncio.Transport):
         self._start_handshake()
 
     def __repr__(self):
-        info = [self.__class__.__name__, f"fd={self._fd}", self._state.lower()]
+        info = [self.__class__.__name__, self._side, f"fd={self._fd}", self._state.lower()]
         if self._closing:
             info.append("closing")
         if self._backlog_size:
