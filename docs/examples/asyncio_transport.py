@@ -8,6 +8,8 @@ and websockets use it unchanged.  Runs by itself on free loopback ports,
 with aiohttp and websockets when they are installed, and exits.
 """
 
+from __future__ import annotations
+
 import asyncio
 import tempfile
 
@@ -17,9 +19,12 @@ from asyncio_streams import handle, make_certs
 import tlsfast
 import tlsfast.asyncio
 
+from typing import Any
+
 
 # [start quickstart]
-async def quickstart(server_context, client_context):
+async def quickstart(server_context: tlsfast.SSLContext,
+                     client_context: tlsfast.SSLContext) -> bytes:
     server = await tlsfast.asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_context)
     port = server.sockets[0].getsockname()[1]
     async with server:
@@ -35,7 +40,8 @@ async def quickstart(server_context, client_context):
 
 
 # [start install]
-async def with_install(server_context, client_context):
+async def with_install(server_context: tlsfast.SSLContext,
+                       client_context: tlsfast.SSLContext) -> bytes:
     loop = tlsfast.asyncio.install(asyncio.get_running_loop())
     # from here on, asyncio's own functions use tlsfast's transport for
     # tlsfast contexts (and the loop's SSL transport for any other)
@@ -55,11 +61,13 @@ async def with_install(server_context, client_context):
 
 
 # [start aiohttp]
-async def with_aiohttp(server_context, client_context):
+async def with_aiohttp(server_context: tlsfast.SSLContext,
+                       client_context: tlsfast.SSLContext) -> str:
     import aiohttp
     from aiohttp import web
 
-    async def hello(request):
+    async def hello(request: web.Request) -> web.Response:
+        assert request.transport is not None
         tls = request.transport.get_extra_info("ssl_object")
         return web.Response(text=f"hello over {tls.version()}")
 
@@ -81,10 +89,11 @@ async def with_aiohttp(server_context, client_context):
 
 
 # [start websockets]
-async def with_websockets(server_context, client_context):
+async def with_websockets(server_context: tlsfast.SSLContext,
+                          client_context: tlsfast.SSLContext) -> Any:
     import websockets
 
-    async def echo(ws, *path):  # websockets < 10.1 also passes the path
+    async def echo(ws: Any, *path: str) -> None:  # websockets < 10.1 also passes the path
         async for message in ws:
             await ws.send(message)
 
@@ -97,8 +106,9 @@ async def with_websockets(server_context, client_context):
 # [end websockets]
 
 
-async def run_all(server_context, client_context):
-    results = [await quickstart(server_context, client_context),
+async def run_all(server_context: tlsfast.SSLContext,
+                  client_context: tlsfast.SSLContext) -> list[Any]:
+    results: list[Any] = [await quickstart(server_context, client_context),
                await with_install(server_context, client_context)]
     for name, fn in (("aiohttp", with_aiohttp), ("websockets", with_websockets)):
         try:
@@ -110,7 +120,7 @@ async def run_all(server_context, client_context):
     return results
 
 
-def main():
+def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         cafile, certfile = make_certs(d)
         contexts = (tlsfast.SSLContext(tlsfast.PROTOCOL_TLS_SERVER),
