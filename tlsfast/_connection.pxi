@@ -957,6 +957,12 @@ cdef class _SSLConnection:
         """``(name, protocol, secret_bits)`` of the current cipher or None."""
         return _cipher_to_tuple(SSL_get_current_cipher(self.ssl))
 
+    def compression(self):
+        """Always None: OpenSSL 3 builds have no TLS compression (the
+        stdlib's ``_ssl._SSLSocket.compression()``, which httpcore's
+        ``ssl_object`` extra hands to its users)."""
+        return None
+
     def shared_ciphers(self):
         """Server side: the ciphers both ends enable, as ``cipher()`` tuples;
         None on a client."""
