@@ -15,6 +15,7 @@ ftplib, http.server) are in test_libraries_stdlib.py.
 
 from __future__ import annotations
 
+import _ssl
 import asyncio
 import socket
 import ssl
@@ -405,6 +406,25 @@ def _check_ssl_object_extra(impl, ssl_object, version: str) -> None:
     assert protocol == version and bits >= 128
     assert ssl_object.compression() is None
     assert ssl_object.server_hostname == "localhost" and ssl_object.server_side is False
+
+
+#: the public names of the stdlib's ``sock._sslobj`` (``_ssl._SSLSocket``)
+#: on the running Python
+STDLIB_SSLOBJ_NAMES = sorted(n for n in dir(_ssl._SSLSocket) if not n.startswith("_"))
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(
+        strict=True, reason="the engine's C-level owner() method takes the name: the "
+        "stdlib's read/write owner attribute (the SSLSocket) is not there"))
+    if n == "owner" else n
+    for n in STDLIB_SSLOBJ_NAMES])
+def test_compiled_sslobj_has_the_stdlib_sslobj_names(name):
+    """httpcore's sync stream hands out ``sock._sslobj`` as its
+    ``ssl_object`` extra: on the compiled build that is tlsfast's engine,
+    which must answer what the stdlib's ``_ssl._SSLSocket`` does."""
+    from tlsfast import _tls_c
+    assert hasattr(_tls_c._SSLConnection, name)
 
 
 @pytest.fixture
