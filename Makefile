@@ -61,6 +61,17 @@ test-stdlib: build
 	$(PYTHON) tests/stdlib/run_test_ssl.py --impl python -q
 	$(PYTHON) tests/stdlib/run_test_ssl.py --impl c -q
 
+# make test-third-party -- urllib3's own TLS tests (from its PyPI sdist, in a
+# venv of their own under build/third-party/) with the stdlib's ssl, then with
+# sys.modules["ssl"] = tlsfast for both implementations; a per-test comparison
+# at the end (tools/third_party_suite.py; not part of `make test`).
+#   make test-third-party THIRD_PARTY_ARGS="--impl c -- -k alpn"
+#   make test-third-party THIRD_PARTY_ARGS="--hypercorn /path/to/urllib3-hypercorn-fork"
+THIRD_PARTY_ARGS ?=
+.PHONY: test-third-party
+test-third-party: build
+	$(PYTHON) tools/third_party_suite.py $(THIRD_PARTY_ARGS)
+
 # make test-matrix -- `make test test-stdlib` on every CPython >= 3.9 found
 # (pyenv's, python3.X on PATH, the system's), one venv each in .venv-matrix/,
 # logs in build/matrix/, a table at the end (tools/test_matrix.py).

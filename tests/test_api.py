@@ -298,9 +298,9 @@ EXTENSIONS = {
     # in slots (so they show on the class)
     "SSLSocket": FAST_PATH | BEYOND_STDLIB | {
         "server_side", "server_hostname", "do_handshake_on_connect", "suppress_ragged_eofs"},
-    # + the engine's shutdown(), which the compiled SSLObject inherits (its
-    # docstring sends you to unwrap())
-    "SSLObject": FAST_PATH | BEYOND_STDLIB | {"shutdown", "suppress_ragged_eofs"},
+    # + the engine's shutdown() (its docstring sends you to unwrap()) and
+    # owner (as _ssl._SSLSocket's), which the compiled SSLObject inherits
+    "SSLObject": FAST_PATH | BEYOND_STDLIB | {"shutdown", "suppress_ragged_eofs", "owner"},
     "SSLSession": set(),
     "MemoryBIO": {"read_into"},     # docs/memory-bio.rst
 }

@@ -277,7 +277,7 @@ cdef class _SSLConnection:
             SSL_set_connect_state(self.ssl)
         return 0
 
-    cdef owner(self):
+    cdef owner_object(self):
         """The user-facing object: the SSLSocket, or the SSLObject itself."""
         return self._owner() if self._owner is not None else self
 
@@ -669,7 +669,7 @@ cdef class _SSLConnection:
         completed, ``socket.timeout``.  ``ssl.SSLObject`` has no
         ``shutdown``: there, use ``unwrap()``."""
         self._io(OP_SHUTDOWN, NULL, 0, True)
-        return self.owner() if self.fd >= 0 else None
+        return self.owner_object() if self.fd >= 0 else None
 
 
     def try_recv_into(self, buffer, Py_ssize_t nbytes=0):
@@ -894,6 +894,18 @@ cdef class _SSLConnection:
     # inspection
 
     @property
+    def owner(self):
+        """The object users hold for this connection (the ``SSLSocket``, or
+        the ``SSLObject`` itself), as ``_ssl._SSLSocket.owner``; assigning
+        makes another object the one callbacks receive (a weak reference
+        is kept)."""
+        return self.owner_object()
+
+    @owner.setter
+    def owner(self, value):
+        self._owner = None if value is None else weakref.ref(value)
+
+    @property
     def context(self):
         """The ``SSLContext``; assigning another switches the connection to it
         (``SSL_set_SSL_CTX``, e.g. from an ``sni_callback``).  Raises
@@ -957,6 +969,12 @@ cdef class _SSLConnection:
     def cipher(self):
         """``(name, protocol, secret_bits)`` of the current cipher or None."""
         return _cipher_to_tuple(SSL_get_current_cipher(self.ssl))
+
+    def compression(self):
+        """Always None: OpenSSL 3 builds have no TLS compression (the
+        stdlib's ``_ssl._SSLSocket.compression()``, which httpcore's
+        ``ssl_object`` extra hands to its users)."""
+        return None
 
     def shared_ciphers(self):
         """Server side: the ciphers both ends enable, as ``cipher()`` tuples;

@@ -71,7 +71,7 @@ cdef int _servername_cb(SSL *s, int *al, void *arg) noexcept with gil:
     if callback is None:
         return SSL_TLSEXT_ERR_OK
     conn = <_SSLConnection>SSL_get_app_data(s)
-    owner = conn.owner()
+    owner = conn.owner_object()
     name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name)
     server_name = None if name == NULL else name.decode("ascii", "surrogateescape")
     try:

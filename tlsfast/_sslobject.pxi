@@ -44,10 +44,6 @@ cdef class _SSLObject(_SSLConnection):
         ``ssl.SSLError`` before the handshake completed."""
         self._io(OP_SHUTDOWN, NULL, 0, True)
 
-    def compression(self):
-        """Always None (no TLS compression in OpenSSL 3)."""
-        return None
-
     def selected_npn_protocol(self):
         """Always None: NPN is not supported (deprecated in the stdlib)."""
         return None

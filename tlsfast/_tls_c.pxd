@@ -102,7 +102,7 @@ cdef class _SSLConnection:
                                bint suppress_ragged_eofs)
     cdef int _attach_bios(self, object incoming, object outgoing, object session) except -1
     cdef int _init_ssl(self, object context, bint server_side, object server_hostname) except -1
-    cdef owner(self)
+    cdef owner_object(self)
     cdef int set_timeout(self, object timeout) except -1
 
     # waiting and turns
