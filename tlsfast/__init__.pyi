@@ -406,6 +406,8 @@ class SSLContext(ssl.SSLContext):
 
     sslsocket_class: type[SSLSocket]
     sslobject_class: type[SSLObject]
+    # (the default is None, or PROTOCOL_TLS in 3.9's stdlib: the same context)
+    def __new__(cls, protocol: int | None = ..., *args: Any, **kwargs: Any) -> Self: ...
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None: ...
     # ssl.SSLContext's from Python 3.10 / 3.13; the compiled implementation
     # has them on every version, the pure-Python one where the running ssl
