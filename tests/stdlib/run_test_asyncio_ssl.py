@@ -8,7 +8,8 @@ Usage::
     python3 tests/stdlib/run_test_asyncio_ssl.py --mode tlsfast --impl c [-k PATTERN] [-v]
 
 The modules come from the running interpreter's ``test`` package, as
-``run_test_ssl.py`` does for ``test_ssl``.  ``--mode tlsfast``:
+``run_test_ssl.py`` does for ``test_ssl`` (``test_asyncio.test_ssl`` exists
+from 3.11; before, ``test_sslproto`` alone runs).  ``--mode tlsfast``:
 
 * ``tlsfast.inject_into_ssl()`` first, so ``ssl.SSLContext`` (which the tests
   and ``test_asyncio.utils`` call) makes tlsfast contexts;
@@ -121,7 +122,9 @@ def list_ids(args, env) -> list[str]:
             "def walk(s):\n"
             "    for t in s:\n"
             "        yield from (walk(t) if isinstance(t, unittest.TestSuite) else [t])\n"
+            "import importlib.util\n"
             f"for m in {MODULES!r}:\n"
+            "    if importlib.util.find_spec(m) is None: continue  # test_ssl: 3.11+\n"
             "    for t in walk(unittest.TestLoader().loadTestsFromName(m)): print(t.id())\n")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=120)
