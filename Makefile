@@ -61,6 +61,31 @@ test-stdlib: build
 	$(PYTHON) tests/stdlib/run_test_ssl.py --impl python -q
 	$(PYTHON) tests/stdlib/run_test_ssl.py --impl c -q
 
+# make test-asyncio-stdlib -- CPython's own test_asyncio.test_ssl and
+# test_sslproto: with the stdlib (the baseline), then with tlsfast's asyncio
+# transport (inject_into_ssl + install on every selector loop), both
+# implementations (tests/stdlib/run_test_asyncio_ssl.py; about 1 min each;
+# not part of `make test`)
+.PHONY: test-asyncio-stdlib
+test-asyncio-stdlib: build
+	$(PYTHON) tests/stdlib/run_test_asyncio_ssl.py --mode stdlib -q
+	$(PYTHON) tests/stdlib/run_test_asyncio_ssl.py --mode tlsfast --impl c -q
+	$(PYTHON) tests/stdlib/run_test_asyncio_ssl.py --mode tlsfast --impl python -q
+
+# make soak-asyncio -- tools/soak_asyncio.py for tlsfast (c, python) and the
+# stdlib's SSL transport, on asyncio and uvloop: 1,000 concurrent echo
+# connections (every byte checked), 10,000 connect/close cycles with the
+# descriptor count and RSS checked (about 3 min; not part of `make test`)
+#   make soak-asyncio SOAK_ASYNCIO_IMPLS=c SOAK_ASYNCIO_LOOPS=uvloop SOAK_ASYNCIO_ARGS="--cycles 2000"
+SOAK_ASYNCIO_IMPLS ?= c python stdlib
+SOAK_ASYNCIO_LOOPS ?= asyncio uvloop
+SOAK_ASYNCIO_ARGS ?=
+.PHONY: soak-asyncio
+soak-asyncio: build
+	@status=0; for impl in $(SOAK_ASYNCIO_IMPLS); do for loop in $(SOAK_ASYNCIO_LOOPS); do \
+		$(NICE) $(PYTHON) tools/soak_asyncio.py --impl $$impl --loop $$loop $(SOAK_ASYNCIO_ARGS) || status=1; \
+	done; done; exit $$status
+
 # make test-third-party -- urllib3's own TLS tests (from its PyPI sdist, in a
 # venv of their own under build/third-party/) with the stdlib's ssl, then with
 # sys.modules["ssl"] = tlsfast for both implementations; a per-test comparison

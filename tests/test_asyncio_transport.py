@@ -10,6 +10,7 @@ hang fails in bounded time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import ssl
@@ -352,6 +353,76 @@ def test_slow_reader_bounded_write_buffer(impl, new_loop, server_ctx, client_ctx
     assert max(sender.paused_sizes) <= high + 32768
     assert sender.transport.get_write_buffer_limits() == (high // 4, high)
 
+
+
+def test_cancel_while_drain_waits_on_slow_reader(impl, new_loop, server_ctx, client_ctx):
+    """A task writing through StreamWriter is cancelled while its drain()
+    waits on a server that does not read: the cancellation reaches the
+    task only, the transport stays open and usable, and once the server
+    reads, it gets every byte written (the cancelled task's included, in
+    order, then a trailer written after the cancellation), then a clean
+    close: close_notify, connection_lost(None) on both sides."""
+    sctx, cctx = server_ctx(impl), client_ctx(impl)
+    high = 64 << 10
+    chunk_size, max_total = 32 << 10, 64 << 20
+
+    class SlowReader(Recorder):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            transport.pause_reading()
+
+    factory, servers = collecting(SlowReader)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        server, port = await echo_server(loop, sctx, factory)
+        reader, writer = await ta.open_connection("127.0.0.1", port, ssl=cctx,
+                                                  server_hostname="localhost")
+        writer.transport.set_write_buffer_limits(high=high)
+        sent = hashlib.sha256()
+        state = {"total": 0, "in_drain": False}
+
+        async def produce():
+            while state["total"] < max_total:
+                piece = os.urandom(chunk_size)
+                sent.update(piece)
+                state["total"] += len(piece)
+                writer.write(piece)
+                state["in_drain"] = True
+                await writer.drain()
+                state["in_drain"] = False
+
+        task = loop.create_task(produce())
+        deadline = loop.time() + 5
+        while writer.transport.get_write_buffer_size() <= high and not task.done():
+            assert loop.time() < deadline, "the write buffer never filled"
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert state["in_drain"] and not task.done()
+        buffered = writer.transport.get_write_buffer_size()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not writer.transport.is_closing()
+        assert writer.transport.get_write_buffer_size() == buffered
+        writer.write(b"trailer")
+        sent.update(b"trailer")
+        total = state["total"] + len(b"trailer")
+        (srv,) = servers
+        srv.transport.resume_reading()
+        await srv.wait_bytes(total)
+        writer.close()
+        await writer.wait_closed()
+        server_exc = await srv.lost
+        server.close()
+        return bytes(srv.data), total, sent.hexdigest(), srv.events, server_exc, buffered
+
+    (received, total, digest, events, server_exc, buffered), reported = run(new_loop, main)
+    assert buffered > high
+    assert len(received) == total
+    assert hashlib.sha256(received).hexdigest() == digest
+    assert events == ["made", "eof", ("lost", None)] and server_exc is None
+    assert reported == []
 
 def test_write_buffer_limits_validation(impl, server_ctx, client_ctx):
     sctx, cctx = server_ctx(impl), client_ctx(impl)
@@ -697,6 +768,20 @@ def test_start_tls_both_sides(impl, new_loop, server_ctx, client_ctx):
     # does not call it again), one connection_lost
     assert events == ["made", ("lost", None)]
 
+
+
+def test_start_tls_refuses_a_non_transport(impl, server_ctx):
+    """start_tls() given something that is not a transport (None): asyncio's
+    TypeError, from tlsfast.asyncio.start_tls and an installed loop alike."""
+    sctx = server_ctx(impl)
+
+    async def main():
+        loop = ta.install(asyncio.get_running_loop())
+        for start_tls in (functools.partial(ta.start_tls, loop), loop.start_tls):
+            with pytest.raises(TypeError, match="transport None is not supported by start_tls"):
+                await start_tls(None, None, sctx)
+
+    run(asyncio.new_event_loop, main)
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="StreamWriter.start_tls is 3.11+")
 def test_stream_writer_start_tls_after_install(impl, new_loop, server_ctx, client_ctx):

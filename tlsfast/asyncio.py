@@ -269,12 +269,16 @@ async def start_tls(loop, transport, protocol, sslcontext, *, server_side=False,
     the loop's own ``start_tls`` runs instead (asyncio's ``sslproto`` over
     that transport, which accepts tlsfast contexts too).
 
-    Raises ``TypeError`` for a context that is not tlsfast's,
+    Raises ``TypeError`` for a context that is not tlsfast's or a
+    ``transport`` that is not an asyncio transport (None...),
     ``ValueError`` for a non-positive timeout, and the handshake's errors
     as ``create_connection``.
     """
     sslcontext = _require_context(sslcontext, "start_tls", server_side=True)
     _check_timeouts(ssl_handshake_timeout, ssl_shutdown_timeout)
+    if not callable(getattr(transport, "get_extra_info", None)):
+        # asyncio's message (base_events.start_tls)
+        raise TypeError(f"transport {transport!r} is not supported by start_tls()")
     if (transport.get_extra_info("socket") is None or transport.get_write_buffer_size()
             or transport.get_extra_info("sslcontext") is not None):
         # taking the descriptor over would lose the unsent bytes or the

@@ -245,9 +245,10 @@ class TestTimeout(BaseException):
     """Raised in the main thread by SIGALRM when a test overruns."""
 
 
-def run_worker(args) -> int:
+def open_worker_outputs(args):
+    """(crash log file, ``emit(**record)``): faulthandler writes to the
+    first, ``emit`` appends one JSON line to ``args.results``."""
     import faulthandler
-    import unittest
 
     crash_log = open(args.crash_log, "a", buffering=1)
     faulthandler.enable(file=crash_log, all_threads=True)
@@ -257,18 +258,16 @@ def run_worker(args) -> int:
         out.write(json.dumps(record) + "\n")
         out.flush()
 
-    module = load_test_module(args.impl, args.use, max(0, args.verbose - 1), args.membio)
-    with open(args.ids_file) as f:
-        ids = [line.strip() for line in f if line.strip()]
-    excluded = excluded_for(args.impl, args.membio, args.no_exclude)
-    for test_id in ids:
-        entry = excluded.get(_short_id(test_id))
-        if entry is not None:
-            cls_name, meth = _short_id(test_id).split(".", 1)
-            cls = getattr(module, cls_name)
-            setattr(cls, meth, unittest.skip(f"[excluded] {entry[0]}: {entry[1]}")(getattr(cls, meth)))
-    suite = load_suite(module, ids=ids)
-    per_test = args.per_test_timeout
+    return crash_log, emit
+
+
+def run_recorded(suite, emit, crash_log, per_test: float) -> None:
+    """Run ``suite``, each test bounded by ``per_test`` seconds (SIGALRM,
+    then faulthandler 30 s later), emitting start / result / fixture events
+    and finally ``done``."""
+    import faulthandler
+    import unittest
+
 
     def on_alarm(signum, frame):
         # re-arm: a hanging tearDown / cleanup is interrupted too
@@ -347,6 +346,24 @@ def run_worker(args) -> int:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     emit(event="done")
+
+
+def run_worker(args) -> int:
+    import unittest
+
+    crash_log, emit = open_worker_outputs(args)
+    module = load_test_module(args.impl, args.use, max(0, args.verbose - 1), args.membio)
+    with open(args.ids_file) as f:
+        ids = [line.strip() for line in f if line.strip()]
+    excluded = excluded_for(args.impl, args.membio, args.no_exclude)
+    for test_id in ids:
+        entry = excluded.get(_short_id(test_id))
+        if entry is not None:
+            cls_name, meth = _short_id(test_id).split(".", 1)
+            cls = getattr(module, cls_name)
+            setattr(cls, meth, unittest.skip(f"[excluded] {entry[0]}: {entry[1]}")(getattr(cls, meth)))
+    suite = load_suite(module, ids=ids)
+    run_recorded(suite, emit, crash_log, args.per_test_timeout)
     return 0
 
 
