@@ -40,14 +40,14 @@ sys.path.insert(0, HERE)  # ``import helpers`` from the test modules
 # package import fail before a test even gets to its own module.
 os.environ.pop("TLSFAST_IMPL", None)
 
-# eventlet's green DNS (greendns) imports dnspython, whose 2.7 release (the
-# last for Python 3.9) imports httpcore, which imports trio 0.31 -- under
-# eventlet's import patching trio then fails on GreenSocket (no sendmsg) and
-# ``import eventlet`` itself raises.  The suite resolves no names through
-# eventlet, so on 3.9 greendns is switched off with eventlet's own switch
-# (for this process and every subprocess it starts).
-if sys.version_info < (3, 10):
-    os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
+# eventlet's green DNS (greendns) imports dnspython, whose releases before
+# 2.9 (the newest on Python 3.9 and 3.10) import httpcore, which imports trio
+# -- under eventlet's import patching trio then fails on GreenSocket (no
+# sendmsg) and ``import eventlet`` itself raises (httpx, in the test extras,
+# brings httpcore).  The suite resolves no names through eventlet, so
+# greendns is switched off with eventlet's own switch, for this process and
+# every subprocess it starts.
+os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
 
 if importlib.util.find_spec("tlsfast") is None:  # not installed: use the checkout
     sys.path.insert(0, ROOT)
