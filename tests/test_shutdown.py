@@ -69,6 +69,31 @@ def test_unwrap_both_sides_then_cleartext(impl, net, client_ctx, server_ctx, rol
     assert recv_exactly(plain_client, 21) == b"cleartext from server"
 
 
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_shutdown_leaves_a_plain_socket_in_its_own_mode(impl, net, client_ctx, server_ctx,
+                                                        timeout):
+    """``shutdown(SHUT_WR)`` drops the TLS layer, as the stdlib: afterwards
+    ``recv`` is the plain socket's, blocking (or waiting up to the timeout)
+    as the socket was set -- not a ``BlockingIOError`` from the descriptor
+    the engine had made non-blocking."""
+    client, server = net.tls_pair(client_ctx(ssl, "1.3"), server_ctx(impl, "1.3"))
+    server.settimeout(timeout)
+    server.sendall(b"bye")
+    assert recv_exactly(client, 3) == b"bye"
+    server.shutdown(socket.SHUT_WR)
+    assert server.version() is None
+    closer = net.peer(lambda: (client.recv(16), client.close()))
+    # read as a plain socket up to the peer's FIN (whatever ciphertext the
+    # peer still sends is only bytes now)
+    for _ in range(100):
+        if server.recv(4096) == b"":
+            break
+    else:
+        pytest.fail("no EOF after 100 reads")
+    closer.result()
+    assert server.gettimeout() == timeout
+
+
 @pytest.mark.parametrize("api", READ_APIS)
 @pytest.mark.parametrize("version", VERSIONS)
 def test_read_after_peer_close_notify(impl, net, client_ctx, server_ctx, version, api):

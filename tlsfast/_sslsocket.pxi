@@ -527,8 +527,12 @@ class SSLSocket(_StdlibSSLSocket):
             _socket_socket.settimeout(self, _socket_socket.gettimeout(self))
 
     def shutdown(self, how):
-        """``socket.shutdown`` after dropping the TLS layer (no close_notify)."""
-        self._sslobj = None
+        """``socket.shutdown`` after dropping the TLS layer (no close_notify),
+        as the stdlib: the socket is a plain one afterwards, in its own
+        blocking mode again."""
+        if self._sslobj is not None:
+            self._sslobj = None
+            self._restore_blocking()
         _socket_socket.shutdown(self, how)
 
     def _real_close(self):
