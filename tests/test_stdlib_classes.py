@@ -165,8 +165,7 @@ PATCHED_PROGRAM = textwrap.dedent("""
     import tlsfast
     import ssl
     # the stdlib's own classes: ssl.py's module globals are the originals
-    originals = [ssl.SSLContext.__mro__[i] for i in range(len(ssl.SSLContext.__mro__))
-                 if ssl.SSLContext.__mro__[i].__module__ == "ssl"][0]
+    originals = next(c for c in ssl.SSLContext.__mro__ if c.__module__ == "ssl")
     sslsock, sslobj = originals.sslsocket_class, originals.sslobject_class
     ctx = tlsfast.create_default_context()
     assert isinstance(ctx, originals), type(ctx).__mro__

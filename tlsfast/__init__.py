@@ -71,6 +71,7 @@ else:
 
 globals().update({name: getattr(_impl, name) for name in _IMPL_NAMES})
 
+from ._helpers import create_unverified_context as _unverified_context  # noqa: E402
 from ._helpers import get_protocol_name, get_server_certificate  # noqa: E402
 from ._inject import extract_from_ssl, inject_into_ssl  # noqa: E402
 
@@ -85,8 +86,7 @@ __all__ = list(_common_all) + list(_IMPL_NAMES) + [
 def _create_unverified_context(protocol=None, **kwargs):
     """``ssl._create_unverified_context`` making a tlsfast ``SSLContext``
     (``tlsfast._helpers.create_unverified_context`` has the details)."""
-    from ._helpers import create_unverified_context
-    return create_unverified_context(SSLContext, protocol, **kwargs)  # noqa: F405
+    return _unverified_context(SSLContext, protocol, **kwargs)  # noqa: F405
 
 
 _create_stdlib_context = _create_unverified_context

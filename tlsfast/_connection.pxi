@@ -164,10 +164,7 @@ cdef inline int _ssl_call(SSL *ssl, int op, char *buf, size_t n, size_t *done,
 cdef int _check_session(object session, bint server_side, _SSLContext ctx) except -1:
     """The stdlib's checks of a session assigned to a connection of ``ctx``,
     with its messages (the handshake-state one is the engine's)."""
-    if not isinstance(session, SSLSession):
-        raise TypeError("Value is not a SSLSession.")
-    if server_side:
-        raise ValueError("Cannot set session for server-side SSLSocket.")
+    _helper_check_session(session, SSLSession, server_side)
     if (<SSLSession>session).ctx is not ctx:
         raise ValueError("Session refers to a different SSLContext.")
     return 0

@@ -1021,4 +1021,4 @@ cdef _SSLContext _core_of(object context):
     tlsfast cannot drive the stdlib's ``SSL_CTX*``)."""
     if isinstance(context, SSLContext):
         return <_SSLContext>(context._core)
-    raise TypeError(f"The value must be a tlsfast SSLContext, not {type(context).__name__}")
+    raise _not_a_context(context)

@@ -49,6 +49,24 @@ def check_wrap_args(check_hostname, server_side, server_hostname, session=None,
         raise ValueError("check_hostname requires server_hostname")
 
 
+def check_session(session, session_class, server_side):
+    """The stdlib's checks of a session assigned to a connection, with its
+    messages: ``TypeError`` unless ``session`` is a ``session_class``,
+    ``ValueError`` on a server side.  The one place both implementations
+    check (the compiled one adds the session's-context check, which only it
+    can make before ``connect()``)."""
+    if not isinstance(session, session_class):
+        raise TypeError("Value is not a SSLSession.")
+    if server_side:
+        raise ValueError("Cannot set session for server-side SSLSocket.")
+
+
+def not_a_context(value):
+    """The ``TypeError`` for assigning ``value``, not a tlsfast
+    ``SSLContext``, where one is needed (both implementations)."""
+    return TypeError(f"The value must be a tlsfast SSLContext, not {type(value).__name__}")
+
+
 def pre_handshake_data_error(recv, err):
     """CVE-2023-40217, as the stdlib (3.11.5+): a socket found not connected
     when it is wrapped (the peer sent cleartext and reset) must not have that

@@ -54,7 +54,7 @@ cdef dict _forwarders():
             continue
         if hasattr(descr, "__set__"):      # a property (getset_descriptor)
             members[name] = _forward_property(name, descr)
-        elif callable(descr) or hasattr(descr, "__func__"):
+        elif callable(descr):
             members[name] = _forward_method(name, descr)
     return members
 
@@ -77,9 +77,6 @@ def _forward_property(name, descr):
 
 @cython.binding(True)
 def _forward_method(name, descr):
-    if hasattr(descr, "__func__"):       # a classmethod / staticmethod: as it is
-        return descr
-
     @cython.binding(True)
     def method(self, *args, **kwargs):
         return descr(self._core, *args, **kwargs)

@@ -7,6 +7,8 @@ from cpython.exc cimport PyErr_SetObject, PyErr_WriteUnraisable
 from errno import EBADF as errno_EBADF, EINPROGRESS as errno_EINPROGRESS, \
     ENOTCONN as errno_ENOTCONN, EWOULDBLOCK as errno_EWOULDBLOCK
 from tlsfast._helpers import stdlib_original as _stdlib_original
+from tlsfast._helpers import check_session as _helper_check_session
+from tlsfast._helpers import not_a_context as _not_a_context
 import _socket as _c_socket
 
 # ssl: exception classes (tlsfast raises the stdlib's own), enums, constants

@@ -63,7 +63,7 @@ from ._common import (
 )
 from ._green import green_wrap_socket as _green_wrap_socket
 from ._helpers import create_default_context as _create_default_context
-from ._helpers import check_wrap_args, stdlib_original
+from ._helpers import check_session, check_wrap_args, not_a_context, stdlib_original
 
 
 def _rebound(value, namespace, owner):
@@ -606,7 +606,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     @context.setter
     def context(self, ctx):
         if not isinstance(ctx, SSLContext):
-            raise TypeError(f"The value must be a tlsfast SSLContext, not {type(ctx).__name__}")
+            raise not_a_context(ctx)
         if self._sslobj is not None:
             self._sslobj.context = ctx
         self._context = ctx
@@ -623,10 +623,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     @session.setter
     def session(self, session):
         if self._sslobj is None and session is not None:
-            if not isinstance(session, _ssl.SSLSession):
-                raise TypeError("Value is not a SSLSession.")
-            if self.server_side:
-                raise ValueError("Cannot set session for server-side SSLSocket.")
+            check_session(session, _ssl.SSLSession, self.server_side)
         _StdlibSSLSocket.session.__set__(self, session)
 
     # -- the user's timeout ----------------------------------------------------
