@@ -49,6 +49,7 @@
 # data, another may send on the same socket.
 
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.pythread cimport PyThread_get_thread_ident
 from posix.fcntl cimport fcntl, F_GETFL, F_SETFL, O_NONBLOCK
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
@@ -68,6 +69,11 @@ cdef enum:
     _WANT_READ = -1
     _WANT_WRITE = -2
     GIL_RELEASE_BYTES = 65536
+    # the most plaintext one TLS record carries (SSL3_RT_MAX_PLAIN_LENGTH):
+    # write_vector cuts the caller's buffers into pieces of this size
+    RECORD_BYTES = 16384
+    # buffers whose Py_buffer exports fit on write_vector's stack
+    GATHER_ON_STACK = 8
 
 cdef enum Turn:                   # what _claim_turn waits for
     WRITER_TURN
@@ -113,6 +119,19 @@ cdef int _not_contiguous() except -1:
         _pending_error()
     except BufferError as exc:
         raise TypeError(f"a contiguous bytes-like object is required: {exc}") from None
+    return -1
+
+
+cdef int _not_bytes_like(object item) except -1:
+    """PyObject_GetBuffer(PyBUF_SIMPLE) of one of ``write_vector``'s
+    buffers failed (its exception is set): a TypeError naming it, as
+    ``socket.sendmsg``'s."""
+    try:
+        _pending_error()
+    except BufferError as exc:
+        raise TypeError(f"a C-contiguous bytes-like object is required ({exc})") from None
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not {type(item).__name__!r}") from None
     return -1
 
 
@@ -363,11 +382,14 @@ cdef class _SSLConnection:
     cdef inline Py_ssize_t _io(self, int op, char *buf, size_t n, bint raise_want) except -100:
         if self.fd < 0 or self.timeout == 0 or self.ssl == NULL:
             return self._io_attempt(op, buf, n, raise_want)
-        return self._io_blocking(op, buf, n, raise_want)
+        return self._io_blocking(op, buf, n, raise_want, NULL)
 
     @cython.final
-    cdef Py_ssize_t _io_blocking(self, int op, char *buf, size_t n, bint raise_want) except -100:
-        """``_io`` on a blocking socket or one with a timeout."""
+    cdef Py_ssize_t _io_blocking(self, int op, char *buf, size_t n, bint raise_want,
+                                 _Gather *gather) except -100:
+        """``_io`` on a blocking socket or one with a timeout; with a
+        ``gather`` (op OP_WRITE, ``buf``/``n`` unused), ``write_vector``'s
+        pieces under one turn and one deadline."""
         cdef double deadline = -1.0
         cdef unsigned long me
         cdef bint own_write = False
@@ -386,6 +408,8 @@ cdef class _SSLConnection:
             if op == OP_WRITE or op == OP_SHUTDOWN:
                 self._claim_turn(WRITER_TURN, deadline, op)
                 own_write = True
+            if gather != NULL:
+                return self._gather_loop(gather, deadline, raise_want)
             return self._io_attempt(op, buf, n, raise_want)
         finally:
             if own_write:
@@ -606,6 +630,125 @@ cdef class _SSLConnection:
             PyBuffer_Release(&view)
         return r
 
+    @cython.final
+    cdef Py_ssize_t write_vector(self, object buffers, bint raise_want) except -100:
+        """Encrypt the bytes-like objects of the iterable ``buffers``, in
+        order, as one stream in as few TLS records as fit (the caller's
+        memory, each export held until we return): returns the plaintext
+        bytes taken (all of them unless non-blocking; 0 when there are
+        none), else as ``write_from``.  See ``_gather_loop`` for the
+        pieces."""
+        cdef Py_buffer on_stack[GATHER_ON_STACK]
+        cdef _Gather g
+        cdef Py_ssize_t i, got = 0
+        if type(buffers) is not list and type(buffers) is not tuple:
+            if isinstance(buffers, (bytes, bytearray, memoryview, str)):
+                raise TypeError(f"buffers must be an iterable of bytes-like objects, "
+                                f"not a single {type(buffers).__name__!r}")
+            try:
+                buffers = list(buffers)
+            except TypeError:
+                raise TypeError(f"buffers must be an iterable of bytes-like objects, "
+                                f"not {type(buffers).__name__!r}") from None
+        g.count = len(buffers)
+        if g.count == 0:
+            return 0
+        g.staging = NULL
+        if g.count <= GATHER_ON_STACK:
+            g.views = &on_stack[0]
+        else:
+            g.views = <Py_buffer *>PyMem_Malloc(g.count * sizeof(Py_buffer))
+            if g.views == NULL:
+                raise MemoryError()
+        try:
+            for i in range(g.count):
+                item = buffers[i]
+                if _get_buffer(item, &g.views[i], PyBUF_SIMPLE) != 0:
+                    _not_bytes_like(item)
+                got += 1
+            if self.fd < 0 or self.timeout == 0 or self.ssl == NULL:
+                return self._gather_loop(&g, -1.0, raise_want)
+            return self._io_blocking(OP_WRITE, NULL, 0, raise_want, &g)
+        finally:
+            for i in range(got):
+                PyBuffer_Release(&g.views[i])
+            if g.views != &on_stack[0]:
+                PyMem_Free(g.views)
+            PyMem_Free(g.staging)
+
+    @cython.final
+    cdef Py_ssize_t _gather_loop(self, _Gather *g, double deadline,
+                                 bint raise_want) except -100:
+        """``write_vector``'s writes.  The stream is cut into pieces of
+        RECORD_BYTES (one full record each), the last one shorter: a piece
+        that lies in one buffer is written from it (whole records straight
+        from a large buffer in one call), one that spans several is joined
+        in ``staging`` first.  Each piece is one ``_io_attempt`` (non-blocking:
+        the fast path) or ``_io_loop`` (blocking: ``deadline``, monotonic
+        seconds or < 0).
+
+        Retrying after a short count or a want code: OpenSSL may hold an
+        encrypted record of the piece it could not send, and takes it back
+        only from a write at least that long that starts with the same
+        bytes (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the address change).
+        The cut depends only on the bytes from where the caller resumes, and
+        a piece is never shorter than min(RECORD_BYTES, what is left), so a
+        retry with the same buffers, or the rest of them (more appended is
+        fine), starts with such a write."""
+        cdef Py_buffer *v = g.views
+        cdef Py_ssize_t i = 0, j, k, count = g.count
+        cdef Py_ssize_t off = 0, avail, n, r, take, total = 0
+        cdef char *p
+        while True:
+            while i < count and off == v[i].len:
+                i += 1
+                off = 0
+            if i == count:
+                return total
+            avail = v[i].len - off
+            k = i + 1           # the next buffer with bytes
+            while k < count and v[k].len == 0:
+                k += 1
+            if avail >= RECORD_BYTES or k == count:
+                # whole records straight from the buffer; a short tail
+                # joins the next buffers' bytes unless none follow
+                p = <char *>v[i].buf + off
+                n = avail if k == count else avail - avail % RECORD_BYTES
+            else:
+                if g.staging == NULL:
+                    g.staging = <char *>PyMem_Malloc(RECORD_BYTES)
+                    if g.staging == NULL:
+                        raise MemoryError()
+                p = g.staging
+                memcpy(p, <char *>v[i].buf + off, avail)
+                n = avail
+                j = k
+                while j < count and n < RECORD_BYTES:
+                    take = min(v[j].len, RECORD_BYTES - n)
+                    if take:
+                        memcpy(p + n, v[j].buf, take)
+                        n += take
+                    j += 1
+            if self.timeout == 0:
+                r = self._io_attempt(OP_WRITE, p, <size_t>n, raise_want and total == 0)
+            else:
+                r = self._io_loop(OP_WRITE, p, <size_t>n, raise_want, deadline, 0)
+            if r < 0:
+                # nothing of this piece taken: the earlier pieces' count, the
+                # want code stays in ``wanted``
+                return total if total else r
+            total += r
+            if r < n:
+                return total
+            # step over the piece
+            while r > 0:
+                take = min(r, v[i].len - off)
+                off += take
+                r -= take
+                if off == v[i].len and r > 0:
+                    i += 1
+                    off = 0
+
     # ------------------------------------------------------------------
     # operations (stdlib-compatible names)
 
@@ -690,6 +833,22 @@ cdef class _SSLConnection:
         with the same data).  Raises ``ssl.SSLError`` (e.g. after shutdown),
         ``TypeError`` for a non bytes-like object."""
         return self.write_from(data, False)
+
+    def try_sendv(self, buffers):
+        """Fast path of a gathering write: encrypt the bytes-like objects of
+        ``buffers`` (an iterable, e.g. a ``list`` of ``bytes`` /
+        ``memoryview``), in order, as one stream in as few TLS records as
+        fit -- ``ceil(total / 16384)`` -- with ``SSL_write_ex`` straight from
+        their memory (small buffers are joined into one 16 KiB record
+        first).  Returns an ``int``: the plaintext bytes taken, counted
+        across the buffers (all of them with memory BIOs; 0 for no bytes),
+        or ``WANT_READ`` / ``WANT_WRITE`` when none were taken: then call
+        again with the same buffers; after a short count, with the rest
+        (the bytes from that count on, cut as you like; more appended is
+        fine).  Raises ``ssl.SSLError`` (e.g. after shutdown),
+        ``TypeError`` when ``buffers`` is not an iterable of bytes-like
+        objects (a single ``bytes`` included)."""
+        return self.write_vector(buffers, False)
 
     def try_unwrap(self):
         """Fast path of ``unwrap`` (``SSL_shutdown``): sends close_notify

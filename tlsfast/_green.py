@@ -47,7 +47,7 @@ import sys as _sys
 import time as _time
 from importlib import import_module as _import_module
 
-from ._helpers import check_wrap_args, pre_handshake_data_error
+from ._helpers import check_sendmsg_args, check_wrap_args, pre_handshake_data_error
 from ._helpers import create_default_context as create_default
 from ._common import (
     CHANNEL_BINDING_TYPES,
@@ -65,6 +65,8 @@ _socket_timeout = _socket.timeout
 
 _UNSET = object()
 _BYTES_TYPES = (bytes, bytearray)
+_SEQUENCE_TYPES = (list, tuple)
+_SINGLE_TYPES = (bytes, bytearray, memoryview, str)   # try_sendv's TypeError
 
 
 def missing_library(module: str, library: str, exc: BaseException) -> ImportError:
@@ -728,9 +730,54 @@ class GreenTLSMixin:
         """Raises ``NotImplementedError``, as ``ssl.SSLSocket.recvmsg_into``."""
         raise NotImplementedError(f"recvmsg_into not allowed on instances of {self.__class__}")
 
-    def sendmsg(self, *args, **kwargs):
-        """Raises ``NotImplementedError``, as ``ssl.SSLSocket.sendmsg``."""
-        raise NotImplementedError(f"sendmsg not allowed on instances of {self.__class__}")
+    def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
+        """Encrypt and send the bytes-like objects of ``buffers`` (an
+        iterable), in order, in as few TLS records as fit (16 KiB of
+        plaintext each: the TLS socket's ``try_sendv``); return the
+        plaintext byte count taken (``int``), waiting on the hub until some
+        is (see the class docstring).  As ``send``, the compiled
+        implementation may take fewer than all (send the rest next:
+        ``sendmsg_all`` loops), the pure-Python one takes all.  The
+        stdlib's ``SSLSocket.sendmsg`` raises ``NotImplementedError``; this
+        is ``socket.sendmsg`` for data only.
+
+        Raises ``NotImplementedError`` for non-empty ``ancdata``,
+        ``ValueError`` for non-zero ``flags`` or an ``address``,
+        ``TypeError`` when ``buffers`` is not an iterable of bytes-like
+        objects, and what ``send`` raises (``socket.timeout("The write
+        operation timed out")``, ``ssl.SSLWantWriteError`` when
+        non-blocking, ``ssl.SSLError``, ``OSError``).  Without a TLS layer
+        it is the green library's plain ``sendmsg`` (cleartext, as
+        ``send``).
+        """
+        tls = self._sslobj
+        if tls is None:
+            return super().sendmsg(buffers, ancdata, flags, address)
+        check_sendmsg_args(self, ancdata, flags, address)
+        if type(buffers) not in _SEQUENCE_TYPES and not isinstance(buffers, _SINGLE_TYPES):
+            buffers = list(buffers)     # a retry needs them again
+        n = tls.try_sendv(buffers)
+        if n >= 0:
+            return n
+        return self._finish(tls.try_sendv, (buffers,), n, WRITE_TIMEOUT)
+
+
+def sendmsg_all(sock, buffers):
+    """Send all the bytes-like objects of ``buffers`` (a sequence) through
+    ``sock.sendmsg`` -- a green TLS socket's coalesces them into as few
+    TLS records as fit; a plain socket's is one ``sendmsg`` syscall --
+    calling it again with the rest after a short count; returns None.
+    Each call has the socket's timeout.  Raises what ``sock.sendmsg``
+    raises (then how much was sent is unknown)."""
+    rest = [view for view in (memoryview(b).cast("B") for b in buffers) if view]
+    while rest:
+        n = sock.sendmsg(rest)
+        if n <= 0:      # cannot happen for a non-empty rest; never spin
+            raise OSError("sendmsg accepted no data")
+        while rest and n >= len(rest[0]):
+            n -= len(rest.pop(0))
+        if n:
+            rest[0] = rest[0][n:]
 
 
 

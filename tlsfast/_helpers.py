@@ -49,6 +49,46 @@ def check_wrap_args(check_hostname, server_side, server_hostname, session=None,
         raise ValueError("check_hostname requires server_hostname")
 
 
+def check_sendmsg_args(sock, ancdata, flags, address):
+    """The arguments of ``sendmsg`` on a socket with TLS up (both
+    implementations and the green sockets), beside ``buffers``: raises
+    ``NotImplementedError`` for non-empty ``ancdata`` (control messages,
+    e.g. ``SCM_RIGHTS``, would travel beside the TLS stream, unencrypted;
+    the stdlib refuses all of ``sendmsg`` this way), ``TypeError`` for an
+    ``ancdata`` that is not iterable (as ``socket.sendmsg``), ``ValueError``
+    for non-zero ``flags`` (as ``send``) and for an ``address`` (as
+    ``sendto`` with TLS up)."""
+    for _ in ancdata:
+        raise NotImplementedError(
+            f"sendmsg with ancillary data not allowed on instances of {sock.__class__}")
+    if flags != 0:
+        raise ValueError(f"non-zero flags not allowed in calls to sendmsg() on {sock.__class__}")
+    if address is not None:
+        raise ValueError(f"sendmsg with an address not allowed on instances of {sock.__class__}")
+
+
+def join_buffers(buffers):
+    """The bytes-like objects of the iterable ``buffers`` joined into one
+    ``bytes`` (the pure-Python implementation's gathering write); raises
+    ``TypeError`` as the compiled ``try_sendv`` does: for a single
+    bytes-like object or ``str``, a non-iterable, or an item that is not a
+    C-contiguous bytes-like object."""
+    if isinstance(buffers, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"buffers must be an iterable of bytes-like objects, "
+                        f"not a single {type(buffers).__name__!r}")
+    try:
+        return b"".join(buffers)
+    except BufferError as exc:      # a non-contiguous memoryview
+        raise TypeError(f"a C-contiguous bytes-like object is required ({exc})") from None
+    except TypeError:
+        try:
+            iter(buffers)
+        except TypeError:
+            raise TypeError(f"buffers must be an iterable of bytes-like objects, "
+                            f"not {type(buffers).__name__!r}") from None
+        raise
+
+
 def check_session(session, session_class, server_side):
     """The stdlib's checks of a session assigned to a connection, with its
     messages: ``TypeError`` unless ``session`` is a ``session_class``,

@@ -12,6 +12,7 @@ from tlsfast._common import EVENTS_FOR_CODE as _EVENTS_FOR_CODE
 
 from functools import partial
 from tlsfast._helpers import check_wrap_args as _check_wrap_args
+from tlsfast._helpers import check_sendmsg_args as _check_sendmsg_args
 from tlsfast._helpers import pre_handshake_data_error as _pre_handshake_data_error
 
 
@@ -475,9 +476,50 @@ class SSLSocket(_StdlibSSLSocket):
             return _socket_socket.sendto(self, data, flags_or_addr)
         return _socket_socket.sendto(self, data, flags_or_addr, addr)
 
-    def sendmsg(self, *args, **kwargs):
-        """Raises ``NotImplementedError`` (as the stdlib)."""
-        raise NotImplementedError(f"sendmsg not allowed on instances of {self.__class__}")
+    def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
+        """Encrypt and send the bytes-like objects of ``buffers`` (an
+        iterable), in order, in as few TLS records as fit (16 KiB of
+        plaintext each; see ``try_sendv``); returns the plaintext bytes
+        taken (``int``): all of them on a blocking socket or one with a
+        timeout (one deadline for the whole call), possibly fewer on a
+        non-blocking one (send the rest next).  The stdlib's
+        ``SSLSocket.sendmsg`` raises ``NotImplementedError``; this is
+        ``socket.sendmsg`` for data only.
+
+        Raises ``NotImplementedError`` for non-empty ``ancdata`` (control
+        messages cannot travel through TLS), ``ValueError`` for non-zero
+        ``flags`` (as ``send``) or an ``address`` (as ``sendto``),
+        ``TypeError`` when ``buffers`` is not an iterable of bytes-like
+        objects, and as ``send`` otherwise: ``SSLWantWriteError`` /
+        ``SSLWantReadError`` when a non-blocking socket takes nothing (call
+        again with the same buffers), ``socket.timeout``, ``ssl.SSLError``,
+        ``OSError``.  Without a TLS layer (not connected yet, unwrapped,
+        closed) it is ``socket.sendmsg``: cleartext, as ``send``."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            return _socket_socket.sendmsg(self, buffers, ancdata, flags, address)
+        _check_sendmsg_args(self, ancdata, flags, address)
+        return (<_SSLConnection>sslobj).write_vector(buffers, True)
+
+    def try_sendv(self, buffers):
+        """Fast path of ``sendmsg(buffers)`` (``SSL_write_ex``, one call per
+        16 KiB record): encrypt the bytes-like objects of ``buffers`` (an
+        iterable), in order, as one stream in as few TLS records as fit:
+        small buffers are joined into one record, large ones encrypted
+        straight from their memory.  Returns an ``int``: the plaintext bytes
+        taken, counted across the buffers (> 0; on a non-blocking socket
+        maybe fewer than all: send the rest, the bytes from that count on,
+        however cut; 0 only when there are none) or ``WANT_WRITE`` /
+        ``WANT_READ`` when none were taken (then call again with the same
+        buffers).  Blocks like ``sendmsg`` on a blocking / timeout socket.
+        Raises ``ssl.SSLError``, ``OSError`` (``BrokenPipeError``...),
+        ``socket.timeout``, ``TypeError`` when ``buffers`` is not an
+        iterable of bytes-like objects (a single ``bytes`` included),
+        ``ValueError`` without a TLS connection."""
+        sslobj = _engine_of(self)
+        if sslobj is None:
+            raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
+        return (<_SSLConnection>sslobj).write_vector(buffers, False)
 
     def sendfile(self, file, offset=0, count=None):
         """Send a file through TLS (via ``send``, as the stdlib does)."""

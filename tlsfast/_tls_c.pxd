@@ -22,6 +22,13 @@ cdef struct _AlpnConfig:
     unsigned int len
 
 
+cdef struct _Gather:
+    # write_vector's buffers: the exports it holds while OpenSSL may read them
+    Py_buffer *views
+    Py_ssize_t count
+    char *staging           # RECORD_BYTES for joining small buffers; NULL until needed
+
+
 cdef class _PasswordInfo:
     cdef object password       # bytes, or a callable
     cdef object error          # exception raised inside the callback
@@ -112,7 +119,8 @@ cdef class _SSLConnection:
 
     # the layers of one operation (the call map at the top of _connection.pxi)
     cdef inline Py_ssize_t _io(self, int op, char *buf, size_t n, bint raise_want) except -100
-    cdef Py_ssize_t _io_blocking(self, int op, char *buf, size_t n, bint raise_want) except -100
+    cdef Py_ssize_t _io_blocking(self, int op, char *buf, size_t n, bint raise_want,
+                                 _Gather *gather) except -100
     cdef inline Py_ssize_t _io_attempt(self, int op, char *buf, size_t n,
                                        bint raise_want) except -100
     cdef inline int _io_call(self, SSL *ssl, int op, char *buf, size_t n, bint release,
@@ -132,6 +140,8 @@ cdef class _SSLConnection:
                               bint raise_want, bint clamp=*) except -100
     cdef object read_bytes(self, Py_ssize_t n, int op)
     cdef Py_ssize_t write_from(self, object data, bint raise_want) except -100
+    cdef Py_ssize_t write_vector(self, object buffers, bint raise_want) except -100
+    cdef Py_ssize_t _gather_loop(self, _Gather *g, double deadline, bint raise_want) except -100
 
     # state checks and inspection
     cdef inline int _guard(self) except -1

@@ -64,6 +64,8 @@ from ._common import (
 from ._green import green_wrap_socket as _green_wrap_socket
 from ._helpers import create_default_context as _create_default_context
 from ._helpers import check_session, check_wrap_args, not_a_context, stdlib_original
+from ._helpers import check_sendmsg_args as _check_sendmsg_args
+from ._helpers import join_buffers as _join_buffers
 
 
 def _rebound(value, namespace, owner):
@@ -349,6 +351,32 @@ class _FastPathMixin:
         closed or unwrapped (where ``SSLSocket.send`` would fall back to a
         plain-text send, this refuses, like ``SSLSocket.write``).
         """
+        return self._try(self._tls_write, data)
+
+    def try_sendv(self, buffers):
+        """Encrypt and send the bytes-like objects of ``buffers``, in order,
+        as one stream; return an ``int``.
+
+        ``buffers`` is an iterable (``list``, ``tuple`` ...) of objects with
+        the buffer protocol.  They are joined into one ``bytes`` (one copy)
+        and written with one ``SSL_write``, so they fill as few TLS records
+        as fit (16 KiB of plaintext each) instead of one record per buffer.
+        Returns the plaintext bytes taken -- all of them, as ``try_send``
+        (the stdlib does not enable partial writes), 0 when there are none
+        -- or ``WANT_READ`` / ``WANT_WRITE``: then call again with the same
+        buffers (OpenSSL may hold an encrypted part and resumes it).
+
+        Mirrors ``try_send(b"".join(buffers))``; the compiled
+        implementation writes large buffers from their own memory instead.
+
+        Raises as ``try_send``, and ``TypeError`` when ``buffers`` is not an
+        iterable of bytes-like objects (a single ``bytes`` included).
+        """
+        data = _join_buffers(buffers)
+        if not data:
+            if self._sslobj is None:
+                raise ValueError("Write on closed or unwrapped SSL socket.")
+            return 0
         return self._try(self._tls_write, data)
 
     def try_unwrap(self):
@@ -819,6 +847,25 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         """``ssl.SSLSocket.sendall``; blocking/timeout writers take turns."""
         with self._tlsfast_wr:
             return super().sendall(data, flags)
+
+    def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
+        """Encrypt and send the bytes-like objects of ``buffers`` (an
+        iterable), in order, in as few TLS records as fit (16 KiB of
+        plaintext each): they are joined into one ``bytes`` and written as
+        ``write`` does; returns their total length (``int``).  The
+        stdlib's ``SSLSocket.sendmsg`` raises ``NotImplementedError``; this
+        is ``socket.sendmsg`` for data only.
+
+        Raises ``NotImplementedError`` for non-empty ``ancdata``,
+        ``ValueError`` for non-zero ``flags`` or an ``address``,
+        ``TypeError`` when ``buffers`` is not an iterable of bytes-like
+        objects, and what ``write`` raises (``SSLWantWriteError`` on a
+        non-blocking socket: call again with the same buffers).  Without a
+        TLS layer it is ``socket.sendmsg`` (cleartext, as ``send``)."""
+        if self._sslobj is None:
+            return _StdlibSocket.sendmsg(self, buffers, ancdata, flags, address)
+        _check_sendmsg_args(self, ancdata, flags, address)
+        return self.write(_join_buffers(buffers))
 
     def unwrap(self):
         """``ssl.SSLSocket.unwrap``: the TLS shutdown (``SSL_shutdown``, our

@@ -84,7 +84,7 @@ _socket_timeout = _stdsocket.timeout
 
 __all__ = [
     "SSLSocket", "SSLContext", "GreenContext", "green_context", "wrap_socket",
-    "create_default_context", "ConcurrentObjectUseError",
+    "create_default_context", "ConcurrentObjectUseError", "WSGIHandler",
 ]
 
 
@@ -187,3 +187,54 @@ class SSLSocket(_green.GreenTLSMixin, _GeventSocket):
 
 (SSLContext, GreenContext, green_context, wrap_socket,
  create_default_context) = _green.context_factories(SSLSocket, __name__, _tlsfast.SSLContext)
+
+
+def _make_wsgi_handler():
+    from gevent import pywsgi
+
+    class WSGIHandler(pywsgi.WSGIHandler):
+        """``gevent.pywsgi.WSGIHandler`` that sends a response's headers and
+        its first body piece with one ``sendmsg`` (``_green.sendmsg_all``)
+        instead of two ``sendall`` calls: over a tlsfast green socket both
+        go in one TLS record (one ``write`` syscall) when they fit in 16
+        KiB, and a large body fills whole records from its first byte.
+        Pass it as ``WSGIServer(..., handler_class=WSGIHandler)``; on a
+        plain gevent socket it is one ``sendmsg`` syscall instead of two
+        ``send``.  Errors are recorded and raised as gevent's own
+        ``_sendall`` does (``OSError``, ``socket.timeout``,
+        ``ssl.SSLError``)."""
+
+        _tlsfast_held = None    # pieces _sendall keeps back meanwhile
+
+        def _write_with_headers(self, data):
+            self._tlsfast_held = held = []
+            try:
+                super()._write_with_headers(data)
+            finally:
+                self._tlsfast_held = None
+            try:
+                _green.sendmsg_all(self.socket, held)
+            except OSError as ex:       # as gevent's _sendall
+                self.status = "socket error: %s" % ex
+                if self.code > 0:
+                    self.code = -self.code
+                raise
+            self.response_length += sum(map(len, held))
+
+        def _sendall(self, data):
+            held = self._tlsfast_held
+            if held is None:
+                super()._sendall(data)
+            else:
+                held.append(data)
+
+    WSGIHandler.__module__ = __name__
+    return WSGIHandler
+
+
+def __getattr__(name):
+    # gevent.pywsgi is imported on first use only
+    if name == "WSGIHandler":
+        handler = globals()["WSGIHandler"] = _make_wsgi_handler()
+        return handler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
