@@ -368,3 +368,42 @@ def test_gunicorn_gthread_alpn_h2_as_the_stdlib(impl_name, certs):
     assert got["http_version"] == reference["http_version"], (got, reference)
     if reference["rc"] == 0:
         assert got["body"] == f"{IMPL_MODULES[impl_name]}.SSLSocket", got
+
+
+# --------------------------------------------------------------------------
+# coalesced writes: sendmsg / sendmsg_all / tlsfast.gevent.WSGIHandler
+# --------------------------------------------------------------------------
+
+def test_sendmsg_coalesces_records(lib, impl, certs):
+    """The green sendmsg: four buffers (601 bytes) in one record (TLS 1.3:
+    plaintext + 17), 200 + 100000 + 1 bytes in ceil(100201 / 16384) = 7
+    records, every one but the last full; a peer reading the raw socket
+    counts them (the two records before the first are session tickets)."""
+    data = scenario(lib, impl, certs, "sendmsg")
+    assert data["small"] == 601
+    assert data["records_small"][-1] == 618
+    assert data["records_large"][:-1] == [16401] * 6
+    assert data["records_large"][-1] == 100_201 - 6 * 16384 + 17
+    assert data["type_errors"] == ["TypeError", "TypeError"]
+    assert data["ancdata"] == "NotImplementedError"
+
+
+def test_wsgi_records_per_response(lib, impl, certs):
+    """gevent.pywsgi's stock handler sends headers and body as two records;
+    tlsfast.gevent.WSGIHandler as one (and a 40000-byte body in three full
+    or tail records instead of four).  eventlet.wsgi already joins headers
+    and a small body in its 16 KiB BufferedWriter (one record); a body
+    that does not fit there goes after a headers-only record (left as
+    is: eventlet writes through io.BufferedWriter, not the socket)."""
+    data = scenario(lib, impl, certs, "wsgi_records")
+    if lib == "eventlet":
+        assert len(data["eventlet_100"]) - 2 == 1
+        assert len(data["eventlet_40000"]) - 2 == 4
+        return
+    tickets = data["stock_100"][:2]
+    assert data["tlsfast_100"][:2] == tickets
+    assert len(data["stock_100"]) - 2 == 2
+    assert len(data["tlsfast_100"]) - 2 == 1
+    assert len(data["stock_40000"]) - 2 == 4
+    assert len(data["tlsfast_40000"]) - 2 == 3
+    assert data["tlsfast_40000"][2:4] == [16401, 16401]

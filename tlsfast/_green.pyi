@@ -4,6 +4,7 @@
 import socket
 import sys
 from _typeshed import ReadableBuffer, WriteableBuffer
+from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, Literal, TypeVar, overload, type_check_only
 from typing_extensions import Self, TypeAlias
 
@@ -14,6 +15,7 @@ _CertDict: TypeAlias = dict[str, Any]
 #: what takes a context: a tlsfast SSLContext (either implementation) or a green one
 _AnyContext: TypeAlias = tlsfast.SSLContext | GreenContextBase[Any]
 
+def sendmsg_all(sock: Any, buffers: Iterable[ReadableBuffer]) -> None: ...
 def missing_library(module: str, library: str, exc: BaseException) -> ImportError: ...
 def plain_context(ctx: _AnyContext) -> tlsfast.SSLContext: ...
 def plain_wrap_socket(
@@ -125,7 +127,10 @@ class GreenTLSMixin:
     def sendto(self, data: ReadableBuffer, flags_or_addr: int | Any, addr: Any = None) -> int: ...
     def recvmsg(self, *args: Any, **kwargs: Any) -> Any: ...
     def recvmsg_into(self, *args: Any, **kwargs: Any) -> Any: ...
-    def sendmsg(self, *args: Any, **kwargs: Any) -> Any: ...
+    # (tlsfast.SSLSocket.sendmsg's signature)
+    def sendmsg(self, buffers: Iterable[ReadableBuffer],
+                ancdata: Iterable[tuple[int, int, ReadableBuffer]] = (), flags: int = 0,
+                address: Any = None) -> int: ...
 
 @type_check_only
 class GreenSSLContext(tlsfast.SSLContext, Generic[_GreenSocketT]):

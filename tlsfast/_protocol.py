@@ -15,6 +15,13 @@ a docstring says otherwise; the additions are the non-raising fast path:
     ``len(data)``), or ``WANT_READ`` / ``WANT_WRITE``.  After a short write
     ``wanted_events`` is ``EVENT_WRITE`` when the rest must wait for the
     socket to drain (send the rest at once and you get ``WANT_WRITE``).
+``try_sendv(buffers) -> int``
+    ``try_send`` for the bytes-like objects of the iterable ``buffers`` as
+    one stream, in as few TLS records as fit (16 KiB of plaintext each):
+    plaintext bytes taken across them (0 when there are none; the compiled
+    implementation may take fewer than all), or ``WANT_READ`` /
+    ``WANT_WRITE`` when none were taken.  Retry with the same buffers after
+    a want code, with the rest after a short count.
 ``try_unwrap() -> int``
     0 when the TLS shutdown is complete (close_notify sent and received),
     else ``WANT_READ`` / ``WANT_WRITE``.
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from typing import Any, Callable, Optional, Protocol, Union, runtime_checkable
+from typing import Any, Callable, Iterable, Optional, Protocol, Union, runtime_checkable
 
 Buffer = Any  # any object exporting the buffer protocol
 
@@ -67,6 +74,7 @@ class _TLSConnectionProtocol(Protocol):
     def try_do_handshake(self) -> int: ...
     def try_recv_into(self, buffer: Buffer, nbytes: int = 0) -> int: ...
     def try_send(self, data: Buffer) -> int: ...
+    def try_sendv(self, buffers: Iterable[Buffer]) -> int: ...
     def try_unwrap(self) -> int: ...
     @property
     def wanted_events(self) -> int: ...
@@ -84,6 +92,8 @@ class SSLSocketProtocol(_TLSConnectionProtocol, Protocol):
     def recv_into(self, buffer: Buffer, nbytes: Optional[int] = None, flags: int = 0) -> int: ...
     def send(self, data: Buffer, flags: int = 0) -> int: ...
     def sendall(self, data: Buffer, flags: int = 0) -> None: ...
+    def sendmsg(self, buffers: Iterable[Buffer], ancdata: Iterable = (), flags: int = 0,
+                address: Any = None) -> int: ...
     def unwrap(self) -> socket.socket: ...
 
 

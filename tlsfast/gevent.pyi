@@ -14,8 +14,14 @@ from tlsfast._green import GreenContextBase, GreenSSLContext, GreenTLSMixin, _An
 
 __all__ = [
     "SSLSocket", "SSLContext", "GreenContext", "green_context", "wrap_socket",
-    "create_default_context", "ConcurrentObjectUseError",
+    "create_default_context", "ConcurrentObjectUseError", "WSGIHandler",
 ]
+
+from gevent.pywsgi import WSGIHandler as _GeventWSGIHandler  # type: ignore[import-untyped, unused-ignore]
+
+class WSGIHandler(_GeventWSGIHandler):  # type: ignore[misc]
+    """gevent's WSGI handler sending headers and the first body piece in
+    one ``sendmsg`` (one TLS record when they fit)."""
 
 class SSLSocket(GreenTLSMixin, _GeventSocket):  # type: ignore[misc]
     """A cooperative TLS socket for gevent (``ssl.SSLSocket`` API)."""

@@ -763,6 +763,140 @@ def sc_server_wrap_unconnected(kit: Kit) -> dict:
     }
 
 
+def _counting_client(kit: Kit, port: int):
+    """A stdlib SSLObject over a raw green socket, so that the test sees
+    every record the server sends; returns (raw, obj, incoming, outgoing)."""
+    ctx = ssl.create_default_context(cafile=kit.ca)
+    raw = kit.connect(port)
+    raw.settimeout(10)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    for _ in range(100):
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            chunk = raw.recv(65536)
+            assert chunk, "EOF in the handshake"
+            incoming.write(chunk)
+    raw.sendall(outgoing.read())
+    return raw, obj, incoming, outgoing
+
+
+def _read_records(raw, obj, incoming, marker: bytes) -> tuple[bytes, list[int]]:
+    """Read until the plaintext ends with ``marker``; returns it and the
+    lengths of the application-data records read on the way."""
+    wire, plain = bytearray(), bytearray()
+    for _ in range(10_000):
+        if plain.endswith(marker):
+            break
+        chunk = raw.recv(1 << 20)
+        assert chunk, f"EOF after {len(plain)} bytes"
+        wire += chunk
+        incoming.write(chunk)
+        while True:
+            try:
+                plain += obj.read(1 << 20)
+            except ssl.SSLWantReadError:
+                break
+    lengths, i = [], 0
+    while i + 5 <= len(wire):
+        length = int.from_bytes(wire[i + 3:i + 5], "big")
+        if wire[i] == 23:
+            lengths.append(length)
+        i += 5 + length
+    return bytes(plain), lengths
+
+
+def sc_sendmsg(kit: Kit) -> dict:
+    """The green sendmsg: several buffers in one record, a large one in
+    whole records, every byte in order; the no-TLS checks."""
+    out = {}
+    big = payload(7, 100_000)
+
+    def handle(sock):
+        sock.settimeout(10)
+        out["small"] = sock.sendmsg([b"a" * 100, b"b" * 200, b"c" * 300, b"|"])
+        sock.recv(1)
+        from tlsfast._green import sendmsg_all
+        sendmsg_all(sock, [b"h" * 200, big, b"#"])
+        for bad in (b"abc", [5]):
+            out.setdefault("type_errors", []).append(
+                type(expect_raises(TypeError, sock.sendmsg, bad)).__name__)
+        out["ancdata"] = type(expect_raises(
+            NotImplementedError, sock.sendmsg, [b"x"],
+            [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"\0\0\0\0")])).__name__
+        sock.recv(1)
+
+    port, stop = kit.serve_forever(handle)
+    try:
+        raw, obj, incoming, outgoing = _counting_client(kit, port)
+        plain, small = _read_records(raw, obj, incoming, b"|")
+        assert plain == b"a" * 100 + b"b" * 200 + b"c" * 300 + b"|"
+        obj.write(b"!")
+        raw.sendall(outgoing.read())
+        plain, large = _read_records(raw, obj, incoming, b"#")
+        assert plain == b"h" * 200 + big + b"#", len(plain)
+        out["records_small"], out["records_large"] = small, large
+        obj.write(b"!")
+        raw.sendall(outgoing.read())
+        raw.close()
+    finally:
+        stop()
+    return out
+
+
+def sc_wsgi_records(kit: Kit) -> dict:
+    """Application-data records per response (100 and 40000-byte
+    bodies): gevent.pywsgi's stock handler and tlsfast.gevent.WSGIHandler;
+    eventlet.wsgi (its own 16 KiB BufferedWriter joins small writes)."""
+    def app(environ, start_response):
+        body = b"x" * int(environ.get("QUERY_STRING") or 100)
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+    out = {}
+    if kit.lib == "eventlet":
+        import eventlet.wsgi
+        listener = kit.green.GreenSSLSocket(kit.listen(), kit.server_ctx, server_side=True)
+        server = kit.spawn(eventlet.wsgi.server, listener, app, log_output=False)
+        try:
+            for size in (100, 40_000):
+                raw, obj, incoming, outgoing = _counting_client(kit, listener.getsockname()[1])
+                obj.write(f"GET /?{size} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                raw.sendall(outgoing.read())
+                out[f"eventlet_{size}"] = _wsgi_exchange(raw, obj, incoming, size)
+                raw.close()
+        finally:
+            server.kill()
+        return out
+    from gevent.pywsgi import WSGIHandler as Stock, WSGIServer
+    for name, handler in (("stock", Stock), ("tlsfast", kit.green.WSGIHandler)):
+        server = WSGIServer(kit.listen(), app, ssl_context=kit.server_ctx, log=None,
+                            handler_class=handler)
+        server.start()
+        try:
+            for size in (100, 40_000):
+                raw, obj, incoming, outgoing = _counting_client(kit, server.address[1])
+                obj.write(f"GET /?{size} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                raw.sendall(outgoing.read())
+                out[f"{name}_{size}"] = _wsgi_exchange(raw, obj, incoming, size)
+                raw.close()
+        finally:
+            server.stop(timeout=1)
+    return out
+
+
+def _wsgi_exchange(raw, obj, incoming, size: int) -> list:
+    plain, lengths = _read_records(raw, obj, incoming, b"x" * min(size, 50))
+    head, _, body = plain.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert body == b"x" * size, len(body)
+    return lengths
+
+
 SCENARIOS = {name[3:]: fn for name, fn in globals().items() if name.startswith("sc_")}
 
 
