@@ -231,3 +231,26 @@ def test_memory_bio_one_record(impl, client_ctx, server_ctx):
     assert len(split_records(pair.client.outgoing.read())) == 4
     with pytest.raises(TypeError):
         pair.client.obj.try_sendv(b"x")
+
+
+def test_full_socket_nonblocking_raises_and_timeout(net, impl, certs):
+    """A peer that does not read: non-blocking ``sendmsg`` raises
+    ``SSLWantWriteError`` once nothing more is taken (as ``send``); with a
+    timeout it raises ``socket.timeout`` with the stdlib's write message."""
+    server, _ = _tls_server_and_peer(net, impl, certs, server_sndbuf=8192, client_rcvbuf=8192)
+    server.setblocking(False)
+    chunk = [b"x" * 100, os.urandom(50_000)]
+    for _ in range(1000):
+        if server.try_sendv(chunk) < 0:
+            break
+    else:
+        pytest.fail("the socket never filled")
+    with pytest.raises(ssl.SSLWantWriteError):
+        server.sendmsg(chunk)
+    server.settimeout(0.3)
+    t0 = time.monotonic()
+    with pytest.raises(socket.timeout) as info:
+        for _ in range(100):
+            server.sendmsg(chunk)
+    assert str(info.value) == "The write operation timed out"
+    assert time.monotonic() - t0 < 5
