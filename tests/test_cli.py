@@ -93,13 +93,13 @@ def test_implementation_imports(impl):
 class DemoServer:
     """``python -m tlsfast serve --port 0`` and what its banner said."""
 
-    def __init__(self, impl: str, cert_dir, *extra: str):
+    def __init__(self, impl: str, cert_dir, *extra: str, **popen):
         self.impl = impl
         self.cert_dir = str(cert_dir)
         self.proc = Process(
             [sys.executable, "-m", "tlsfast", "serve", "--port", "0",
              "--cert-dir", self.cert_dir, *extra],
-            stdin=subprocess.DEVNULL, env=_env(impl))
+            stdin=subprocess.DEVNULL, env=_env(impl), **popen)
         try:
             self.port = int(self.proc.wait_for_line(FIRST_LINE, STARTUP_TIMEOUT).group(1))
             self.first_line = self.proc.output.splitlines()[0]
@@ -391,8 +391,8 @@ GROUP_STOP_BOUND = 5.0   # seconds from SIGTERM to the exit of the whole group
 class Workers(DemoServer):
     """``serve --workers 2``: the port, the CA and the two worker pids."""
 
-    def __init__(self, impl: str, cert_dir):
-        super().__init__(impl, cert_dir, "--workers", "2", "--duration", "60")
+    def __init__(self, impl: str, cert_dir, **popen):
+        super().__init__(impl, cert_dir, "--workers", "2", "--duration", "60", **popen)
         match = re.search(WORKERS_LINE, self.proc.output, re.M)
         assert match, self.proc.output
         self.pids = {int(match.group(1)), int(match.group(2))}
@@ -489,6 +489,26 @@ def test_worker_death_is_reported_and_the_others_serve_on(impl_name, tmp_path):
         assert re.fullmatch(rf"tlsfast serve: error: 1 of 2 workers failed: worker [12] "
                             rf"\(pid {victim}\) killed by SIGKILL", last), srv.proc.output
         assert not _wait_gone([survivor], 0)
+    finally:
+        srv.proc.kill()
+
+
+def test_workers_ctrl_c_counts_once(impl_name, tmp_path):
+    """Ctrl-C reaches every process of the terminal's process group.  The
+    workers ignore SIGINT (a forked child would otherwise keep Python's
+    KeyboardInterrupt handler and die mid-connection) and stop on the
+    supervisor's SIGTERM: the open connection gets its close_notify."""
+    srv = Workers(impl_name, tmp_path, start_new_session=True)
+    try:
+        with srv.client() as sock:
+            reader = Reader(sock)
+            sock.sendall(_get())
+            assert reader.response()[0] == 200
+            os.killpg(srv.proc.proc.pid, signal.SIGINT)
+            assert reader.at_eof()
+            sock.unwrap()
+        assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
+        assert "stopped (signal SIGINT): " in srv.proc.output
     finally:
         srv.proc.kill()
 

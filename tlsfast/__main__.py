@@ -1,8 +1,8 @@
 """Command line: ``python -m tlsfast {serve,info}`` (console script ``tlsfast``).
 
 ``serve``  a demo HTTPS / TLS echo server on the non-blocking fast path
-           (see ``tlsfast._server``);
-           (``--workers N``: N processes on one port);
+           (see ``tlsfast._server``; ``--workers N``: N processes on one
+           port);
 ``info``   which implementation is live and why, the OpenSSL it uses, its
            features.
 
