@@ -382,7 +382,11 @@ class Server:
 
     def log(self, message):
         if self.verbose:
-            print(message, file=sys.stderr, flush=True)
+            if self.supervisor is not None:
+                message = f"{self.ident}: {message}"
+            # one write: the workers share stderr (print() writes the newline apart)
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
 
     def request_stop(self, reason):
         """Ask the loop to stop (safe from a signal handler); a second
@@ -914,8 +918,12 @@ class Supervisor:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             reason = server.serve()
-            print(f"worker {number} (pid {pid}) stopped ({reason}): {server.served} requests "
-                  f"on {server.accepted} connections, {server.errors} errors", flush=True)
+            # one write: print() writes the newline apart, and the workers'
+            # lines would interleave on a shared, unbuffered stdout
+            sys.stdout.write(f"worker {number} (pid {pid}) stopped ({reason}): {server.served} "
+                             f"requests on {server.accepted} connections, {server.errors} "
+                             "errors\n")
+            sys.stdout.flush()
             os.write(report_fd, f"{server.served} {server.accepted} {server.errors} "
                      f"{reason}\n".encode())
             status = 0
