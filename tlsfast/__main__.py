@@ -75,7 +75,7 @@ def _positive(kind, what):
     return parse
 
 
-MAX_WORKERS = 1024
+_MAX_WORKERS = 1024
 
 
 def _cpu_count():
@@ -88,7 +88,7 @@ def _cpu_count():
 
 
 def _workers(text):
-    """``--workers``: an integer 1-MAX_WORKERS, or 0 / "auto" for one per CPU."""
+    """``--workers``: an integer 1 to _MAX_WORKERS, or 0 / "auto" for one per CPU."""
     if text.strip().lower() == "auto":
         return _cpu_count()
     try:
@@ -97,9 +97,9 @@ def _workers(text):
         value = -1
     if value == 0:
         return _cpu_count()
-    if not 1 <= value <= MAX_WORKERS:
+    if not 1 <= value <= _MAX_WORKERS:
         raise argparse.ArgumentTypeError(
-            f"invalid worker count {text!r}: expected an integer 1-{MAX_WORKERS}, "
+            f"invalid worker count {text!r}: expected an integer 1-{_MAX_WORKERS}, "
             "or 0 / 'auto' for one per CPU")
     return value
 
