@@ -531,10 +531,25 @@ def test_workers_stop_when_the_supervisor_is_killed(impl_name, tmp_path):
         srv.proc.proc.kill()
         srv.proc.finish(EXIT_TIMEOUT)
         assert not _wait_gone(srv.pids, GROUP_STOP_BOUND), srv.proc.output
+        srv.proc.finish(EXIT_TIMEOUT)   # their output too: the pipe's last writers are gone
+        assert srv.proc.output.count("stopped (the supervisor is gone)") == 2, srv.proc.output
+        assert "Traceback" not in srv.proc.output
     finally:
         for pid in srv.pids:   # never leave a worker behind, even when failing
             if not _gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@linux_only
+def test_workers_do_not_join_a_group_already_on_the_port(impl_name, pems):
+    """Another SO_REUSEPORT group on the port (a second ``serve --workers``
+    by the same user) would share its connections with ours: refused as a
+    port in use."""
+    with socket.create_server(("127.0.0.1", 0), reuse_port=True) as taken:
+        port = taken.getsockname()[1]
+        _serve_error(impl_name, "--cert", pems["chain"], "--key", pems["key"],
+                     "--port", str(port), "--workers", "2",
+                     words=[f"127.0.0.1:{port}", "in use", "--port"])
 
 
 @linux_only

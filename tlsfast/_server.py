@@ -669,6 +669,11 @@ def _listen_group(host, port, count):
         raise CLIError(
             f"--workers {count} needs SO_REUSEPORT load balancing, which only Linux has "
             f"(this is {sys.platform}); run one process (--workers 1)")
+    if port:
+        # SO_REUSEPORT would let these sockets join any group already on the
+        # port under this user id (another serve --workers): a plain bind
+        # first, so that a port in use is an error as for one process
+        _listen(host, port).close()
     first = _listen(host, port, reuse_port=True)
     listeners = [first]
     try:
@@ -800,6 +805,7 @@ class Supervisor:
 
     def run(self):
         report_r, report_w = os.pipe()
+        supervisor = os.getpid()
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
         try:
             for number, listener in enumerate(self.listeners, 1):
@@ -808,7 +814,7 @@ class Supervisor:
                 pid = os.fork()
                 if pid == 0:
                     os.close(report_r)
-                    self._worker(number, listener, report_w, blocked)   # never returns
+                    self._worker(number, listener, report_w, blocked, supervisor)  # no return
                 self.pids[pid] = number
                 listener.close()         # the worker's now: no connection may wait here
             os.close(report_w)
@@ -897,7 +903,7 @@ class Supervisor:
             print(f"tlsfast serve: {what}; {len(self.pids)} of {self.count} workers "
                   "still serving", file=sys.stderr, flush=True)
 
-    def _worker(self, number, listener, report_fd, blocked):
+    def _worker(self, number, listener, report_fd, blocked, supervisor):
         """The child after fork(): serve on ``listener``, then leave with
         os._exit (never back into the parent's code)."""
         status = 1
@@ -907,8 +913,10 @@ class Supervisor:
                     other.close()
             pid = os.getpid()
             ident = f"worker {number} of {self.count} (pid {pid})"
+            # the pid taken before fork(): os.getppid() here would already
+            # name the adopting process if the supervisor died meanwhile
             server = Server(self.context, listener, ident=ident,
-                            supervisor=os.getppid(), **self.options)
+                            supervisor=supervisor, **self.options)
 
             def on_signal(signum, frame):
                 server.request_stop(f"signal {signal.Signals(signum).name}")
@@ -924,8 +932,11 @@ class Supervisor:
                              f"requests on {server.accepted} connections, {server.errors} "
                              "errors\n")
             sys.stdout.flush()
-            os.write(report_fd, f"{server.served} {server.accepted} {server.errors} "
-                     f"{reason}\n".encode())
+            try:
+                os.write(report_fd, f"{server.served} {server.accepted} {server.errors} "
+                         f"{reason}\n".encode())
+            except BrokenPipeError:
+                pass                     # the supervisor is gone: no one to tell
             status = 0
         except BaseException:
             try:
