@@ -19,8 +19,14 @@ C floor server may be faster than the C load generator can drive it (its
 CPU-time column then shows what it would do).
 """
 
+import os
+import re
+import resource
 import selectors
+import signal
 import socket
+import subprocess
+import sys
 import time
 
 from tlsfast._common import WANT_READ
@@ -218,6 +224,104 @@ def post(raw, p):
     return out
 
 
+# -- the demo server, ``python -m tlsfast serve``, one process or one per core
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVE_IMPLS = ("c-floor", "tlsfast-c", "tlsfast-python")
+SERVE_START_TIMEOUT = 30.0
+SERVE_STOP_TIMEOUT = 15.0
+_SERVE_PORT = re.compile(r"^listening on https://127\.0\.0\.1:(\d+)/$", re.M)
+_SERVE_WORKERS = re.compile(r"^workers: (\d+) ", re.M)
+_SERVE_STOPPED = re.compile(r"^stopped \(signal SIGTERM\): \d+ requests on (\d+) connections, "
+                            r"(\d+) errors")
+
+
+def _read_until(proc, out, done, deadline):
+    """Append the server's output to the list ``out`` (raw reads: a
+    buffered reader would hide lines from select) until ``done(text)`` or
+    EOF; raises BenchError at ``deadline`` (monotonic)."""
+    fd = proc.stdout.fileno()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, READ)
+        while not done("".join(out)):
+            if not sel.select(max(0.0, deadline - time.monotonic())):
+                raise BenchError(f"tlsfast serve: no output in time: {''.join(out)[-500:]}")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            out.append(chunk.decode("utf-8", "replace"))
+
+
+def serve_echo(name, p, ctx):
+    """``python -m tlsfast serve --workers W`` (W: a number or "auto")
+    echoing for ``c_floor peer-load``; the C floor runs its one-process echo
+    server (the ``echo`` command) instead."""
+    if name == "c-floor":
+        return ctx.cfloor.run("echo", conns=p["conns"], total=p["total"], size=p["size"])
+    env = dict(os.environ, TLSFAST_IMPL=name.split("-", 1)[1], PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    env.pop("SSLKEYLOGFILE", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tlsfast", "serve", "--port", "0", "--workers", str(p["workers"]),
+         "--cert", ctx.certs.chain["ecdsa"], "--duration", "300"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    lines = []
+    peer = None
+    try:
+        _read_until(proc, lines, lambda text: "\nstop with Ctrl-C" in text,
+                    time.monotonic() + SERVE_START_TIMEOUT)
+        text = "".join(lines)
+        started = _SERVE_PORT.search(text)
+        if started is None or "\nstop with Ctrl-C" not in text:
+            raise BenchError(f"tlsfast serve did not start: {text[-500:]}")
+        workers = _SERVE_WORKERS.search(text)
+        workers = int(workers.group(1)) if workers else 1
+        peer = _peer(ctx, "peer-load", int(started.group(1)), p["conns"], p["total"], p["size"])
+        peer_result = wait_peer(peer)
+        before = _children_cpu_ns()              # the peer reaped, the servers not yet
+        proc.send_signal(signal.SIGTERM)
+        _read_until(proc, lines, lambda text: False, time.monotonic() + SERVE_STOP_TIMEOUT)
+        proc.wait(SERVE_STOP_TIMEOUT)
+        server_cpu_ns = _children_cpu_ns() - before
+    except subprocess.TimeoutExpired:
+        raise BenchError("tlsfast serve did not stop on SIGTERM") from None
+    finally:
+        for child in (peer, proc):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait()
+        proc.stdout.close()
+    out = "".join(lines)
+    stopped = _SERVE_STOPPED.search(out.splitlines()[-1] if out.strip() else "")
+    check(proc.returncode == 0 and stopped is not None,
+          "tlsfast serve: exit %s: %s", proc.returncode, out[-500:])
+    check(int(stopped.group(1)) == p["conns"], "tlsfast serve: %s connections of %d",
+          stopped.group(1), p["conns"])
+    check(stopped.group(2) == "0", "tlsfast serve: %s errors", stopped.group(2))
+    # the load generator verified every echo.  The servers' CPU time covers
+    # their whole life (start-up, the handshakes, the echoes), unlike the
+    # other rows' CPU figure, so it is kept beside the sample, not as its cpu
+    return {"ops": peer_result["requests"], "wall_ns": peer_result["elapsed_ns"],
+            "cpu_ns": None, "echoed_bytes": peer_result["requests"] * p["size"],
+            "peer": peer_result, "workers": workers, "server_life_cpu_ns": server_cpu_ns}
+
+
+def _children_cpu_ns():
+    """User + system CPU of this process's reaped children (the supervisor
+    counts its reaped workers in its own), ns."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round((usage.ru_utime + usage.ru_stime) * 1e9)
+
+
+def serve_post(raw, p):
+    if "workers" not in raw:                 # the C floor: as the echo rows
+        return post(raw, p)
+    quota = -(-p["total"] // p["conns"])
+    check(raw["ops"] == quota * p["conns"], "echo: %d requests of %d", raw["ops"],
+          quota * p["conns"])
+    return raw
+
+
 def workloads():
     from .runner import Workload, Target
     rows = []
@@ -228,4 +332,14 @@ def workloads():
             "rate", quick={"conns": conns, "total": quick, "size": 64},
             full={"conns": conns, "total": full, "size": 64}, runner=echo, post=post,
             target=target, quick_max_reps=2 if conns >= 1000 else 0))
+    for name, workers, what in (("echo_1000_serve", 1, "one process"),
+                                ("echo_1000_workers", "auto", "--workers auto (one per core)")):
+        rows.append(Workload(
+            name, "echo", f"tlsfast serve echo, 1,000 connections, {what}", "rate",
+            quick={"conns": 1000, "total": 20000, "size": 64, "workers": workers},
+            full={"conns": 1000, "total": 60000, "size": 64, "workers": workers},
+            runner=serve_echo, post=serve_post, impls=SERVE_IMPLS, quick_max_reps=2,
+            note="python -m tlsfast serve (the stdlib and pyOpenSSL have no try_* fast path "
+                 "it could run on); the C floor column is its one-process echo server; "
+                 "wall time only"))
     return rows

@@ -85,7 +85,9 @@ def to_sample(w, raw):
     check(raw.get("ops", 0) > 0, "%s: no operations measured", w.name)
     if w.unit == "bytes":
         return Sample(raw["bytes_per_conn"], None, raw["ops"], raw)
-    return Sample(raw["wall_ns"] / raw["ops"], raw["cpu_ns"] / raw["ops"], raw["ops"], raw)
+    cpu = raw["cpu_ns"]           # None: a row that measures wall time only
+    return Sample(raw["wall_ns"] / raw["ops"], None if cpu is None else cpu / raw["ops"],
+                  raw["ops"], raw)
 
 
 def display(w, cost):

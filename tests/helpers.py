@@ -482,11 +482,11 @@ class Process:
     """A subprocess whose combined output is collected by a reader thread,
     so waiting for a line is bounded and the pipe never fills up."""
 
-    def __init__(self, args, *, stdin=subprocess.PIPE, env=None):
+    def __init__(self, args, *, stdin=subprocess.PIPE, env=None, **popen):
         self.args = list(args)
         self.proc = subprocess.Popen(
             self.args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=env, bufsize=0)
+            env=env, bufsize=0, **popen)
         self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
         self._all: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True,

@@ -93,13 +93,13 @@ def test_implementation_imports(impl):
 class DemoServer:
     """``python -m tlsfast serve --port 0`` and what its banner said."""
 
-    def __init__(self, impl: str, cert_dir, *extra: str):
+    def __init__(self, impl: str, cert_dir, *extra: str, **popen):
         self.impl = impl
         self.cert_dir = str(cert_dir)
         self.proc = Process(
             [sys.executable, "-m", "tlsfast", "serve", "--port", "0",
              "--cert-dir", self.cert_dir, *extra],
-            stdin=subprocess.DEVNULL, env=_env(impl))
+            stdin=subprocess.DEVNULL, env=_env(impl), **popen)
         try:
             self.port = int(self.proc.wait_for_line(FIRST_LINE, STARTUP_TIMEOUT).group(1))
             self.first_line = self.proc.output.splitlines()[0]
@@ -375,6 +375,197 @@ def test_signal_clean_shutdown(impl_name, tmp_path, sig):
         assert "Traceback" not in srv.proc.output
     finally:
         srv.proc.kill()
+
+
+# --------------------------------------------------------------------------
+# --workers: processes sharing one port (SO_REUSEPORT) and the ticket keys
+# --------------------------------------------------------------------------
+
+WORKERS_LINE = r"^workers: 2 \(pids (\d+) (\d+)\)$"
+# connections until one lands on the other worker (the kernel picks by a
+# hash of the client's address and port): 2**-40 to miss it
+LANDING_TRIES = 40
+GROUP_STOP_BOUND = 5.0   # seconds from SIGTERM to the exit of the whole group
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="--workers needs Linux's SO_REUSEPORT load balancing; /proc shows the workers")
+
+
+class Workers(DemoServer):
+    """``serve --workers 2``: the port, the CA and the two worker pids."""
+
+    def __init__(self, impl: str, cert_dir, **popen):
+        super().__init__(impl, cert_dir, "--workers", "2", "--duration", "60", **popen)
+        match = re.search(WORKERS_LINE, self.proc.output, re.M)
+        assert match, self.proc.output
+        self.pids = {int(match.group(1)), int(match.group(2))}
+        self.ctx = ssl.create_default_context(cafile=self.ca)
+        self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+
+    def visit(self, session=None):
+        """One request on a new TLS 1.3 connection offering ``session``;
+        (pid of the worker that answered, session_reused as the client and
+        the server saw it, the session to offer next)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=IO_TIMEOUT) as raw:
+            with self.ctx.wrap_socket(raw, server_hostname="localhost", session=session) as sock:
+                sock.sendall(_get(extra="Connection: close\r\n"))
+                status, _, body = Reader(sock).response()  # brings the ticket too
+                assert status == 200, body
+                pid = int(re.search(r"^process: worker [12] of 2 \(pid (\d+)\)$", body,
+                                    re.M).group(1))
+                server_saw = re.search(r"^session reused: (yes|no)$", body, re.M).group(1)
+                assert server_saw == ("yes" if sock.session_reused else "no"), body
+                return pid, sock.session_reused, sock.session
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie counts: whoever adopted it reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _wait_gone(pids, timeout: float) -> set:
+    """The pids still running after ``timeout`` seconds (polled)."""
+    end = time.monotonic() + timeout
+    while True:
+        alive = {pid for pid in pids if not _gone(pid)}
+        if not alive or time.monotonic() >= end:
+            return alive
+        time.sleep(0.05)
+
+
+@linux_only
+def test_workers_serve_resume_on_any_worker_and_stop_together(impl_name, tmp_path):
+    srv = Workers(impl_name, tmp_path)
+    try:
+        # compiled: a key of the supervisor's (set_session_ticket_keys); the
+        # twin has no such call and shares OpenSSL's, inherited at fork
+        tickets = {"c": "one key made at start-up, shared by the workers",
+                   "python": "OpenSSL's own key of the context, inherited by the workers "
+                             "(set_session_ticket_keys needs the compiled implementation)"}
+        assert f"\nsession tickets: {tickets[impl_name]}\n" in srv.proc.output
+        first, reused, session = srv.visit()
+        assert first in srv.pids and not reused
+        # the ticket from the first worker resumes on both
+        seen, requests = {first}, 1
+        for _ in range(LANDING_TRIES):
+            pid, reused, _ = srv.visit(session)
+            requests += 1
+            assert reused, f"no resumption on worker pid {pid} (ticket from pid {first})"
+            seen.add(pid)
+            if seen == srv.pids:
+                break
+        assert seen == srv.pids, f"every connection landed on {seen}"
+        with srv.client() as sock:   # open during the stop: it gets a close_notify
+            reader = Reader(sock)
+            sock.sendall(_get())
+            assert reader.response()[0] == 200
+            requests += 1
+            started = time.monotonic()
+            srv.proc.proc.send_signal(signal.SIGTERM)
+            assert reader.at_eof()
+        assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
+        assert time.monotonic() - started < GROUP_STOP_BOUND, srv.proc.output
+        assert not _wait_gone(srv.pids, 0), srv.proc.output
+        out = srv.proc.output
+        for pid in srv.pids:
+            assert re.search(rf"^worker [12] \(pid {pid}\) stopped \(signal SIGTERM\)", out,
+                             re.M), out
+        total = re.search(r"^stopped \(signal SIGTERM\): (\d+) requests on (\d+) "
+                          r"connections, 0 errors, 2 workers$", out, re.M)
+        assert total, out
+        assert total.groups() == (str(requests), str(requests)), out
+        assert "Traceback" not in out
+    finally:
+        srv.proc.kill()
+
+
+@linux_only
+def test_worker_death_is_reported_and_the_others_serve_on(impl_name, tmp_path):
+    srv = Workers(impl_name, tmp_path)
+    try:
+        victim, survivor = sorted(srv.pids)
+        os.kill(victim, signal.SIGKILL)
+        srv.proc.wait_for_line(rf"^tlsfast serve: worker [12] \(pid {victim}\) killed by "
+                               r"SIGKILL; 1 of 2 workers still serving$")
+        for _ in range(4):
+            assert srv.visit()[0] == survivor
+        srv.proc.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.finish(EXIT_TIMEOUT) == 1, srv.proc.output
+        last = srv.proc.output.splitlines()[-1]
+        assert re.fullmatch(rf"tlsfast serve: error: 1 of 2 workers failed: worker [12] "
+                            rf"\(pid {victim}\) killed by SIGKILL", last), srv.proc.output
+        assert not _wait_gone([survivor], 0)
+    finally:
+        srv.proc.kill()
+
+
+@linux_only
+def test_workers_ctrl_c_counts_once(impl_name, tmp_path):
+    """Ctrl-C reaches every process of the terminal's process group.  The
+    workers ignore SIGINT (a forked child would otherwise keep Python's
+    KeyboardInterrupt handler and die mid-connection) and stop on the
+    supervisor's SIGTERM: the open connection gets its close_notify."""
+    srv = Workers(impl_name, tmp_path, start_new_session=True)
+    try:
+        with srv.client() as sock:
+            reader = Reader(sock)
+            sock.sendall(_get())
+            assert reader.response()[0] == 200
+            os.killpg(srv.proc.proc.pid, signal.SIGINT)
+            assert reader.at_eof()
+            sock.unwrap()
+        assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
+        assert "stopped (signal SIGINT): " in srv.proc.output
+    finally:
+        srv.proc.kill()
+
+
+@linux_only
+def test_workers_stop_when_the_supervisor_is_killed(impl_name, tmp_path):
+    srv = Workers(impl_name, tmp_path)
+    try:
+        srv.proc.proc.kill()
+        srv.proc.finish(EXIT_TIMEOUT)
+        assert not _wait_gone(srv.pids, GROUP_STOP_BOUND), srv.proc.output
+        srv.proc.finish(EXIT_TIMEOUT)   # their output too: the pipe's last writers are gone
+        assert srv.proc.output.count("stopped (the supervisor is gone)") == 2, srv.proc.output
+        assert "Traceback" not in srv.proc.output
+    finally:
+        for pid in srv.pids:   # never leave a worker behind, even when failing
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@linux_only
+def test_workers_do_not_join_a_group_already_on_the_port(impl_name, pems):
+    """Another SO_REUSEPORT group on the port (a second ``serve --workers``
+    by the same user) would share its connections with ours: refused as a
+    port in use."""
+    with socket.create_server(("127.0.0.1", 0), reuse_port=True) as taken:
+        port = taken.getsockname()[1]
+        _serve_error(impl_name, "--cert", pems["chain"], "--key", pems["key"],
+                     "--port", str(port), "--workers", "2",
+                     words=[f"127.0.0.1:{port}", "in use", "--port"])
+
+
+@linux_only
+def test_workers_auto_is_one_per_cpu():
+    from tlsfast.__main__ import build_parser
+    cpus = len(os.sched_getaffinity(0))
+    for value in ("auto", "0", "AUTO"):
+        assert build_parser().parse_args(["serve", "--workers", value]).workers == cpus
+    assert build_parser().parse_args(["serve"]).workers == 1
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "1025", ""])
+def test_workers_not_a_count(impl_name, value):
+    _serve_error(impl_name, "--workers", value, status=2,
+                 words=["--workers", f"invalid worker count '{value}'",
+                        "expected an integer 1-1024, or 0 / 'auto' for one per CPU"])
 
 
 # --------------------------------------------------------------------------

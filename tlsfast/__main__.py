@@ -1,7 +1,8 @@
 """Command line: ``python -m tlsfast {serve,info}`` (console script ``tlsfast``).
 
 ``serve``  a demo HTTPS / TLS echo server on the non-blocking fast path
-           (see ``tlsfast._server``);
+           (see ``tlsfast._server``; ``--workers N``: N processes on one
+           port);
 ``info``   which implementation is live and why, the OpenSSL it uses, its
            features.
 
@@ -74,6 +75,35 @@ def _positive(kind, what):
     return parse
 
 
+_MAX_WORKERS = 1024
+
+
+def _cpu_count():
+    """CPUs this process may run on (its affinity mask, as a container or
+    ``taskset`` sets it), else ``os.cpu_count()``; at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _workers(text):
+    """``--workers``: an integer 1 to _MAX_WORKERS, or 0 / "auto" for one per CPU."""
+    if text.strip().lower() == "auto":
+        return _cpu_count()
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value == 0:
+        return _cpu_count()
+    if not 1 <= value <= _MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"invalid worker count {text!r}: expected an integer 1-{_MAX_WORKERS}, "
+            "or 0 / 'auto' for one per CPU")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors on one line (with a pointer to --help), exit status 2."""
 
@@ -106,6 +136,10 @@ def build_parser():
                        help="stop after serving N HTTP requests")
     serve.add_argument("--duration", type=_positive(float, "duration"), metavar="SECONDS",
                        help="stop after this many seconds")
+    serve.add_argument("--workers", type=_workers, default=1, metavar="N",
+                       help="serve from N processes sharing the port (SO_REUSEPORT, "
+                       "Linux) and the session ticket keys; 0 or 'auto': one per CPU "
+                       "(default 1: this process)")
     serve.add_argument("-v", "--verbose", action="store_true",
                        help="log connections and errors to stderr; a failure "
                        "shows its traceback")

@@ -29,6 +29,13 @@ mask its last step returned.
 In the OPEN state the first decrypted bytes decide the protocol: an HTTP/1.x
 request line gets HTTP (GET/HEAD, keep-alive, pipelining,
 ``Connection: close``); anything else is echoed back verbatim.
+
+With ``--workers N`` (N > 1) a ``Supervisor`` forks N worker processes, each
+running its own ``Server`` on its own listening socket, all bound to the same
+address with ``SO_REUSEPORT`` so that the Linux kernel spreads new
+connections over them.  The server context is made once, before the fork, so
+every worker holds the same certificate and the same session ticket keys: a
+client resumes on whichever worker it lands.
 """
 
 import email.utils
@@ -42,6 +49,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from http import HTTPStatus
 
 import tlsfast
@@ -60,6 +68,8 @@ IDLE_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 2.0            # waiting for the peer's close_notify
 STOP_GRACE = 3.0               # finishing open connections when stopping
 TICK = 0.25                    # longest select() wait: signals, timeouts
+KILL_MARGIN = 2.0              # after STOP_GRACE, a worker still running is killed
+TICKET_KEY_SIZE = 80           # bytes: SSLContext.set_session_ticket_keys
 
 _REQUEST_LINE = re.compile(rb"([A-Z]{1,16}) ([\x21-\x7e]+) HTTP/(1\.[01])")
 # what the start of a request line can look like before its end arrives
@@ -330,6 +340,8 @@ class Connection:
             f"({tlsfast.__impl__} implementation)\n"
             f"{self.tls_info}"
             f"OpenSSL: {tlsfast.OPENSSL_VERSION}\n"
+            f"session reused: {'yes' if self.sock.session_reused else 'no'}\n"
+            f"process: {self.server.ident}\n"
             f"request {self.requests} on this connection: {method.decode()} {path}\n"
         )
         self._respond(200, body, close=close, head=(method == b"HEAD"))
@@ -345,8 +357,12 @@ class Server:
     """The event loop: a listening socket and its connections on one selector."""
 
     def __init__(self, context, listener, *, max_requests=None, duration=None,
-                 verbose=False):
+                 verbose=False, ident=None, supervisor=None):
         self.context = context
+        # who answers, in the HTTP body: "pid N" or "worker I of N (pid P)"
+        self.ident = ident or f"pid {os.getpid()}"
+        # a worker's parent: when it is gone (killed), the worker stops too
+        self.supervisor = supervisor
         self.listener = listener
         self.max_requests = max_requests
         self.end_time = None if duration is None else time.monotonic() + duration
@@ -366,7 +382,11 @@ class Server:
 
     def log(self, message):
         if self.verbose:
-            print(message, file=sys.stderr, flush=True)
+            if self.supervisor is not None:
+                message = f"{self.ident}: {message}"
+            # one write: the workers share stderr (print() writes the newline apart)
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
 
     def request_stop(self, reason):
         """Ask the loop to stop (safe from a signal handler); a second
@@ -392,6 +412,8 @@ class Server:
                 now = time.monotonic()
                 if self.end_time is not None and now >= self.end_time:
                     self.request_stop("duration elapsed")
+                if self.supervisor is not None and os.getppid() != self.supervisor:
+                    self.request_stop("the supervisor is gone")
                 if self.stop_reason is not None and not self.stopping:
                     self._begin_stop()
                 if self.stopping and (not self.connections or now >= self.grace_end):
@@ -601,10 +623,11 @@ def _unprivileged_port_start():
         return 1024
 
 
-def _listen(host, port):
+def _listen(host, port, reuse_port=False):
     """A listening TCP socket on ``host`` (name or address) and ``port``
-    (int, 0: any free one).  Raises CLIError when the host does not resolve,
-    the port is in use or privileged, or the address is not this machine's."""
+    (int, 0: any free one), with ``SO_REUSEPORT`` when ``reuse_port``.
+    Raises CLIError when the host does not resolve, the port is in use or
+    privileged, or the address is not this machine's."""
     try:
         family, _, _, _, addr = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
@@ -615,7 +638,7 @@ def _listen(host, port):
             "(127.0.0.1, ::1, 0.0.0.0 for all) or a name that resolves to one") from exc
     where = f"[{addr[0]}]:{port}" if family == socket.AF_INET6 else f"{addr[0]}:{port}"
     try:
-        return socket.create_server(addr, family=family, backlog=128)
+        return socket.create_server(addr, family=family, backlog=128, reuse_port=reuse_port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             problem = ("the port is in use (another server is listening there); stop it "
@@ -632,11 +655,58 @@ def _listen(host, port):
         raise CLIError(f"cannot listen on {where}: {problem}") from exc
 
 
+def reuse_port_available():
+    """True where ``SO_REUSEPORT`` spreads connections over the listening
+    sockets sharing a port (Linux 3.9+); the BSDs and macOS have the option,
+    but hand every connection to one of the sockets, and Windows lacks it."""
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def _listen_group(host, port, count):
+    """``count`` listening sockets on one address with ``SO_REUSEPORT``: the
+    first on ``port`` (0: a free one), the others on the port it got."""
+    if not reuse_port_available():
+        raise CLIError(
+            f"--workers {count} needs SO_REUSEPORT load balancing, which only Linux has "
+            f"(this is {sys.platform}); run one process (--workers 1)")
+    if port:
+        # SO_REUSEPORT would let these sockets join any group already on the
+        # port under this user id (another serve --workers): a plain bind
+        # first, so that a port in use is an error as for one process
+        _listen(host, port).close()
+    first = _listen(host, port, reuse_port=True)
+    listeners = [first]
+    try:
+        for _ in range(count - 1):
+            listeners.append(_listen(host, first.getsockname()[1], reuse_port=True))
+    except BaseException:
+        for sock in listeners:
+            sock.close()
+        raise
+    return listeners
+
+
+def share_ticket_keys(context):
+    """Give ``context`` one random session ticket key (``os.urandom``; it
+    lives in this process's memory only, and in the workers' after the
+    fork).  Returns a line for the banner saying how tickets are shared."""
+    try:
+        context.set_session_ticket_keys([os.urandom(TICKET_KEY_SIZE)])
+    except NotImplementedError:
+        # the stdlib has no ticket key API; the key OpenSSL made for this
+        # context when it was created is copied into every worker by fork()
+        return ("session tickets: OpenSSL's own key of the context, inherited by the "
+                "workers (set_session_ticket_keys needs the compiled implementation)")
+    return "session tickets: one key made at start-up, shared by the workers"
+
+
 def run(args):
     """``serve`` subcommand: set up, print the banner, run until stopped;
     returns the exit status (0).  ``args`` is the argparse namespace of
-    ``python -m tlsfast serve``.  Raises CLIError when the certificate or
-    key cannot be loaded or the address cannot be listened on."""
+    ``python -m tlsfast serve``; ``args.workers`` > 1 forks that many
+    worker processes (see ``Supervisor``).  Raises CLIError when the
+    certificate or key cannot be loaded, the address cannot be listened on,
+    ``SO_REUSEPORT`` is missing (workers), or a worker failed."""
     ca_path = None
     if args.cert:
         cert_path, key_path = args.cert, args.key
@@ -649,8 +719,12 @@ def run(args):
     if keylog and not sys.flags.ignore_environment:
         context.keylog_filename = keylog
 
-    listener = _listen(args.host, args.port)
-    host, port = listener.getsockname()[:2]
+    workers = getattr(args, "workers", 1)
+    if workers > 1:
+        listeners = _listen_group(args.host, args.port, workers)
+    else:
+        listeners = [_listen(args.host, args.port)]
+    host, port = listeners[0].getsockname()[:2]
     url_host = f"[{host}]" if ":" in host else host
     print(f"listening on https://{url_host}:{port}/", flush=True)
     print(f"implementation: {tlsfast.__impl__} (tlsfast {tlsfast.__version__})")
@@ -664,10 +738,14 @@ def run(args):
         print(f"  openssl s_client -connect 127.0.0.1:{port} -CAfile {ca}   (echo)")
     else:
         print(f"certificate: {cert_path}  key: {key_path or cert_path}")
+    options = dict(max_requests=args.max_requests, duration=args.duration,
+                   verbose=args.verbose)
+    if workers > 1:
+        print(share_ticket_keys(context))
+        return Supervisor(context, listeners, options).run()
     print("stop with Ctrl-C", flush=True)
 
-    server = Server(context, listener, max_requests=args.max_requests,
-                    duration=args.duration, verbose=args.verbose)
+    server = Server(context, listeners[0], **options)
 
     def on_signal(signum, frame):
         server.request_stop(f"signal {signal.Signals(signum).name}")
@@ -681,3 +759,193 @@ def run(args):
     print(f"stopped ({reason}): {server.served} requests on {server.accepted} "
           f"connections, {server.errors} errors", flush=True)
     return 0
+
+
+def _exit_description(code):
+    """An exit code of os.waitstatus_to_exitcode, in words."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+class Supervisor:
+    """``serve --workers N``: N forked worker processes, one ``Server`` on one
+    of ``listeners`` each, and this process watching them.
+
+    ``SIGTERM`` or ``SIGINT`` here is passed on to every worker as
+    ``SIGTERM`` (a second one drops their open connections at once, as for
+    one process); a worker still running ``STOP_GRACE + KILL_MARGIN``
+    seconds later is killed.  The workers ignore ``SIGINT`` themselves, so
+    that Ctrl-C, which the terminal sends to the whole process group, counts
+    once.  A worker that dies is reported on stderr at once and the others
+    go on serving; the kernel sends new connections to the listening
+    sockets still open.  A worker whose supervisor is gone stops by itself.
+
+    ``run()`` returns 0 when every worker stopped cleanly (signal,
+    ``--duration``, ``--max-requests``, each counted per worker) and raises
+    CLIError naming the workers that did not."""
+
+    # waited for with sigwaitinfo, blocked meanwhile (no handler runs);
+    # getattr: Windows has no SIGCHLD (and no workers)
+    SIGNALS = frozenset(getattr(signal, name) for name in ("SIGCHLD", "SIGINT", "SIGTERM")
+                        if hasattr(signal, name))
+
+    def __init__(self, context, listeners, options):
+        self.context = context
+        self.listeners = listeners
+        self.options = options
+        self.count = len(listeners)
+        self.pids = {}                   # live worker pid -> worker number
+        self.failures = []               # "worker I (pid P) ..." for the error
+        self.stop_reason = None
+        self.kill_at = None              # monotonic time to kill stragglers
+
+    def run(self):
+        report_r, report_w = os.pipe()
+        supervisor = os.getpid()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+        try:
+            for number, listener in enumerate(self.listeners, 1):
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(report_r)
+                    self._worker(number, listener, report_w, blocked, supervisor)  # no return
+                self.pids[pid] = number
+                listener.close()         # the worker's now: no connection may wait here
+            os.close(report_w)
+            report_w = None
+            pids = " ".join(str(pid) for pid in self.pids)
+            print(f"workers: {self.count} (pids {pids})")
+            print("stop with Ctrl-C", flush=True)
+            self._supervise()
+        finally:
+            for pid in self.pids:
+                os.kill(pid, signal.SIGKILL)
+            for listener in self.listeners:
+                listener.close()
+            self._reap(block=True, expected=True)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            if report_w is not None:
+                os.close(report_w)
+            with open(report_r, "rb") as f:
+                reports = f.read().decode().splitlines()
+        served = accepted = errors = 0
+        reasons = []
+        for line in reports:
+            fields = line.split(" ", 3)
+            served += int(fields[0])
+            accepted += int(fields[1])
+            errors += int(fields[2])
+            if fields[3] not in reasons:
+                reasons.append(fields[3])
+        reason = self.stop_reason or ", ".join(reasons) or "every worker ended"
+        print(f"stopped ({reason}): {served} requests on {accepted} connections, "
+              f"{errors} errors, {self.count} workers", flush=True)
+        if self.failures:
+            raise CLIError(f"{len(self.failures)} of {self.count} workers failed: "
+                           + "; ".join(self.failures))
+        return 0
+
+    def _supervise(self):
+        while True:
+            self._reap(block=False)
+            if not self.pids:
+                return
+            if self.kill_at is None:
+                info = signal.sigwaitinfo(self.SIGNALS)
+            else:
+                timeout = self.kill_at - time.monotonic()
+                info = signal.sigtimedwait(self.SIGNALS, timeout) if timeout > 0 else None
+                if info is None:
+                    self._kill_stragglers()
+                    continue
+            if info.si_signo in (signal.SIGINT, signal.SIGTERM):
+                self._stop(signal.Signals(info.si_signo).name)
+
+    def _stop(self, name):
+        if self.stop_reason is None:
+            self.stop_reason = f"signal {name}"
+            self.kill_at = time.monotonic() + STOP_GRACE + KILL_MARGIN
+        for pid in self.pids:
+            os.kill(pid, signal.SIGTERM)
+
+    def _kill_stragglers(self):
+        for pid, number in self.pids.items():
+            self.failures.append(f"worker {number} (pid {pid}) did not stop within "
+                                 f"{STOP_GRACE + KILL_MARGIN:g} s and was killed")
+            os.kill(pid, signal.SIGKILL)
+        self._reap(block=True, expected=True)
+
+    def _reap(self, block, expected=False):
+        """Collect the workers that ended; report the ones that failed
+        (unless ``expected``: killed by us, already reported)."""
+        while self.pids:
+            try:
+                pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                self.pids.clear()
+                return
+            if pid == 0:
+                return
+            number = self.pids.pop(pid, None)
+            if number is None:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            if code == 0 or expected:
+                continue
+            what = f"worker {number} (pid {pid}) {_exit_description(code)}"
+            self.failures.append(what)
+            print(f"tlsfast serve: {what}; {len(self.pids)} of {self.count} workers "
+                  "still serving", file=sys.stderr, flush=True)
+
+    def _worker(self, number, listener, report_fd, blocked, supervisor):
+        """The child after fork(): serve on ``listener``, then leave with
+        os._exit (never back into the parent's code)."""
+        status = 1
+        try:
+            for other in self.listeners:
+                if other is not listener:
+                    other.close()
+            pid = os.getpid()
+            ident = f"worker {number} of {self.count} (pid {pid})"
+            # the pid taken before fork(): os.getppid() here would already
+            # name the adopting process if the supervisor died meanwhile
+            server = Server(self.context, listener, ident=ident,
+                            supervisor=supervisor, **self.options)
+
+            def on_signal(signum, frame):
+                server.request_stop(f"signal {signal.Signals(signum).name}")
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            reason = server.serve()
+            # one write: print() writes the newline apart, and the workers'
+            # lines would interleave on a shared, unbuffered stdout
+            sys.stdout.write(f"worker {number} (pid {pid}) stopped ({reason}): {server.served} "
+                             f"requests on {server.accepted} connections, {server.errors} "
+                             "errors\n")
+            sys.stdout.flush()
+            try:
+                os.write(report_fd, f"{server.served} {server.accepted} {server.errors} "
+                         f"{reason}\n".encode())
+            except BrokenPipeError:
+                pass                     # the supervisor is gone: no one to tell
+            status = 0
+        except BaseException:
+            try:
+                traceback.print_exc()
+            except BaseException:
+                pass
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(status)
