@@ -38,8 +38,18 @@
 #                                 SSLWant*Error, 0 at EOF, else _exception_for
 #                                 (_errors.pxi)
 #
+# Reads (OP_READ) enter through _read_fill, around _io: the first
+# SSL_read_ex as above, then _fill_more's further calls while the caller's
+# buffer has room and the next record is already in the process (decrypted
+# in OpenSSL, peeked by the socket reader of _peek_bio.h, or in the incoming
+# memory BIO).  A read returns everything received, as a plain socket's
+# recv(), and one recv(2) can bring many records -- without OpenSSL's
+# read-ahead, which would keep records where select() cannot see them and
+# swallow the cleartext that follows a close_notify (unwrap()).
+#
 # GIL policy: the GIL is kept for every read (one SSL_read_ex decrypts at
-# most one 16 KiB record, less work than releasing and re-taking the GIL) and
+# most one 16 KiB record, less work than releasing and re-taking the GIL; a
+# filling read decrypts at most what the caller's buffer holds) and
 # for writes below GIL_RELEASE_BYTES; it is released for handshakes
 # (public-key operations), shutdown, writes of GIL_RELEASE_BYTES or more, and
 # every poll().  ``busy`` marks that an SSL_* call is in progress on this
@@ -743,7 +753,11 @@ cdef class _SSLConnection:
         """Read up to ``len`` decrypted bytes (``SSL_read_ex``): ``bytes``, or
         with ``buffer`` (writable bytes-like) the count written into it
         (``len`` <= 0 or larger than the buffer: the whole buffer, as the
-        stdlib).  b''/0 after the peer's close_notify.  Raises
+        stdlib).  Unlike the stdlib's (one TLS record a call), one call
+        takes every complete record already in ``incoming`` while there is
+        room, and never raises ``SSLWantReadError`` once it has bytes; a
+        failure met after them is raised by the next call.  b''/0 after
+        the peer's close_notify.  Raises
         ``SSLWantReadError`` when the transport has no data yet,
         ``SSLZeroReturnError`` once both close_notify were exchanged,
         ``SSLEOFError`` on a truncated stream (EOF without close_notify)
@@ -764,7 +778,11 @@ cdef class _SSLConnection:
         return self.write_from(data, True)
 
     def pending(self):
-        """Decrypted bytes buffered inside OpenSSL (``SSL_pending``)."""
+        """Decrypted bytes buffered inside OpenSSL (``SSL_pending``): what a
+        read returns without new data.  Received records not yet decrypted
+        are not counted: they stay in ``incoming`` (memory BIOs) or in the
+        kernel (sockets: tlsfast uses no OpenSSL read-ahead), where
+        ``select()`` sees them."""
         return SSL_pending(self.ssl) if self.ssl != NULL else 0
 
     def shutdown(self):
@@ -787,8 +805,10 @@ cdef class _SSLConnection:
         returns an ``int``: the count (> 0), 0 at end of stream (the peer's
         close_notify, even after our own; a ragged EOF with
         ``suppress_ragged_eofs``) or for an empty buffer, else ``WANT_READ``
-        / ``WANT_WRITE`` instead of raising.  One call returns at most one
-        TLS record (16 KiB).  Raises ``ssl.SSLEOFError`` on a ragged EOF
+        / ``WANT_WRITE`` instead of raising.  One call decrypts every
+        complete record already in ``incoming`` while ``buffer`` has room
+        (never ``WANT_*`` once it has bytes): a count below ``nbytes``
+        means nothing complete is left.  Raises ``ssl.SSLEOFError`` on a ragged EOF
         unless ``suppress_ragged_eofs``, ``ssl.SSLError`` for other TLS
         failures, ``TypeError`` for a read-only buffer."""
         return self.read_into(buffer, nbytes, OP_READ, False)
