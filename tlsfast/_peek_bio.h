@@ -55,8 +55,9 @@ typedef struct {
  * of the heap can cost a brk(2) each time).  A batch that begins while the
  * thread's buffer is taken (a callback reading another connection) mallocs
  * its own. */
-static pthread_key_t tlsfast_peek_key;
+static pthread_key_t tlsfast_peek_key;     /* its destructor frees the buffer */
 static pthread_once_t tlsfast_peek_once = PTHREAD_ONCE_INIT;
+static __thread char *tlsfast_peek_tbuf = NULL;
 static __thread int tlsfast_peek_taken = 0;
 
 static void tlsfast_peek_key_init(void)
@@ -69,18 +70,18 @@ static char *tlsfast_peek_take_buf(int *own)
     char *b;
     *own = 0;
     if (!tlsfast_peek_taken) {
-        (void)pthread_once(&tlsfast_peek_once, tlsfast_peek_key_init);
-        b = (char *)pthread_getspecific(tlsfast_peek_key);
-        if (b == NULL) {
+        if (tlsfast_peek_tbuf == NULL) {
+            (void)pthread_once(&tlsfast_peek_once, tlsfast_peek_key_init);
             b = (char *)malloc(TLSFAST_PEEK_MAX);
             if (b != NULL && pthread_setspecific(tlsfast_peek_key, b) != 0) {
                 free(b);
                 b = NULL;
             }
+            tlsfast_peek_tbuf = b;
         }
-        if (b != NULL) {
+        if (tlsfast_peek_tbuf != NULL) {
             tlsfast_peek_taken = 1;
-            return b;
+            return tlsfast_peek_tbuf;
         }
     }
     *own = 1;
