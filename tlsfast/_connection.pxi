@@ -673,22 +673,32 @@ cdef class _SSLConnection:
         # a reader that did not peek for the first record tries the kernel
         # once now (want-read ends the loop at no more cost than a read)
         cdef bint try_kernel = st != NULL and tlsfast_peek_widen(st)
-        while total < n and not self.busy and (
-                try_kernel or SSL_pending(ssl) > 0 or
-                (tlsfast_peek_unserved(st) > 0 if st != NULL else
-                 (self.fd < 0 and BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0))):
-            try_kernel = False
-            err = self._io_call(ssl, OP_READ, buf + total, n - total, False,
-                                &done, &saved_errno, &ret)
-            if err == SSL_ERROR_NONE:
+        cdef unsigned long me
+        err = SSL_ERROR_NONE
+        if total < n and not self.busy:
+            # busy for the whole loop, as _io_call marks one call: no Python
+            # code runs between the calls
+            me = PyThread_get_thread_ident()
+            self.busy = True
+            self.busy_thread = me
+            while total < n and (
+                    try_kernel or SSL_pending(ssl) > 0 or
+                    (tlsfast_peek_unserved(st) > 0 if st != NULL else
+                     (self.fd < 0 and BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0))):
+                try_kernel = False
+                err = _ssl_call(ssl, OP_READ, buf + total, n - total, &done, &saved_errno, &ret)
+                if err != SSL_ERROR_NONE:
+                    break
                 total += done
-                continue
+            self.busy = False
+            if self.handshaker == me and SSL_is_init_finished(ssl):
+                self.handshaker = 0
+        if err != SSL_ERROR_NONE:
             if err != SSL_ERROR_WANT_READ and err != SSL_ERROR_WANT_WRITE and \
                     err != SSL_ERROR_ZERO_RETURN:
                 self._deferred = _exception_for(ssl, err, ret, saved_errno,
                                                 self.server_hostname, self.fd >= 0)
             ERR_clear_error()
-            break
         self.wanted = 0
         return <Py_ssize_t>total
 
