@@ -291,3 +291,30 @@ def test_ragged_eof_after_records(net, impl, client_ctx, server_ctx):
         assert type(error) is ssl.SSLEOFError
         with pytest.raises(ssl.SSLError):
             server.recv_into(buf)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_memory_bio_bytes_after_close_notify_stay_in_incoming(impl, client_ctx, server_ctx,
+                                                              version):
+    """Memory BIOs: records, the peer's close_notify and cleartext all in
+    ``incoming``: the reads return the records then EOF, and the cleartext
+    is still in ``incoming`` for the application to take."""
+    pair = BioPair(client_ctx(impl, version), server_ctx(impl, version)).handshake()
+    pair.client.read_available()            # TLS 1.3 tickets
+    for record in RECORDS:
+        pair.client.obj.write(record)
+    with pytest.raises(ssl.SSLWantReadError):
+        pair.client.obj.unwrap()            # close_notify written, the server's not read
+    pair.to_server()
+    cleartext = b"220 cleartext after close_notify\r\n"
+    pair.server.incoming.write(cleartext)
+    obj, buf = pair.server.obj, bytearray(1 << 16)
+    got = b""
+    for _ in range(MAX_CALLS):
+        n = obj.try_recv_into(buf)
+        assert n >= 0, n
+        if n == 0:
+            break
+        got += bytes(buf[:n])
+    assert got == DATA
+    assert pair.server.incoming.read() == cleartext
