@@ -128,7 +128,7 @@ def extensions():
     ext = Extension(
         "tlsfast._tls_c",
         ["tlsfast/_tls_c.pyx"],
-        depends=[ERROR_CODES_H],
+        depends=[ERROR_CODES_H, os.path.join("tlsfast", "_peek_bio.h")],
         include_dirs=incs,
         library_dirs=libdirs,
         runtime_library_dirs=libdirs if os.environ.get("TLSFAST_OPENSSL_PREFIX") else [],

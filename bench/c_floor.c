@@ -386,8 +386,11 @@ static void w_wantread(void)
     result(count, t0, t1, "");
 }
 
-/* ns per SSL_read_ex(64 KiB buffer) of one SIZE-byte record sitting in the
- * kernel's socket buffer (header and body: two read(2) calls). */
+/* ns per SSL_read_ex(SIZE-byte buffer) of one SIZE-byte record sitting in
+ * the kernel's socket buffer (header and body: two read(2) calls).  The
+ * buffer holds one message, so each read takes one record although a batch
+ * of them is queued (a reader that fills its buffer from every record
+ * available would otherwise take the whole batch in the first call). */
 static void w_record_kernel(void)
 {
     long long count = param("count", 20000), size = param("size", 64), done = 0, got = 0;
@@ -403,7 +406,7 @@ static void w_record_kernel(void)
             write_all_nb(p.s, msg, size);
         t0 = stamp();
         for (int i = 0; i < batch; i++) {
-            if (SSL_read_ex(p.c, buf, RECV_BUF, &n))
+            if (SSL_read_ex(p.c, buf, size, &n))
                 got += n;
         }
         t1 = stamp();
@@ -419,7 +422,8 @@ static void w_record_kernel(void)
 
 /* One-way stream over a socketpair, both ends here: the client writes COUNT
  * messages of SIZE bytes (one SSL_write each) until want-write, then the
- * server reads (64 KiB buffer) until want-read, and again. */
+ * server reads (64 KiB buffer) until want-read, and again.  read_ahead=1:
+ * the reading end with SSL_set_read_ahead (one read(2) brings many records). */
 static void w_stream_pair(void)
 {
     long long size = param("size", 64), count = param("count", 50000);
@@ -428,6 +432,8 @@ static void w_stream_pair(void)
     static char buf[RECV_BUF];
     size_t n, off = 0;
     pair_t p = make_pair(server_ecdsa);
+    if (param("read_ahead", 0))
+        SSL_set_read_ahead(p.s, 1);
     memset(msg, 's', size);
     stamp_t t0 = stamp(), t1;
     while (received < total) {
@@ -729,7 +735,8 @@ static int epoll_for(int fd)
 }
 
 /* One-way stream over TCP loopback: the measured side receives COUNT
- * messages of SIZE bytes from peer-source, reading into a 64 KiB buffer. */
+ * messages of SIZE bytes from peer-source, reading into a 64 KiB buffer.
+ * read_ahead=1: with SSL_set_read_ahead (one read(2) brings many records). */
 static void w_tcp_stream(void)
 {
     long long size = param("size", 64), count = param("count", 50000);
@@ -745,6 +752,8 @@ static void w_tcp_stream(void)
     SSL *ssl = accept_one(lfd, &fd);
     int ep = epoll_for(fd);
     uint64_t ack;
+    if (param("read_ahead", 0))
+        SSL_set_read_ahead(ssl, 1);
     write_all_nb(ssl, "g", 1);
     stamp_t t0 = stamp(), t1;
     while (received < total) {

@@ -10,10 +10,13 @@
 ``wantread_fast``  the same through ``try_recv_into`` returning ``WANT_READ``
                    (tlsfast only: the others have no such path; the C floor
                    is ``SSL_read_ex`` + ``SSL_get_error``);
-``record_kernel``  ns per read (64 KiB buffer) of one 64-byte record waiting
-                   in the kernel's socket buffer: OpenSSL reads its header
-                   and body (two ``read(2)``) and decrypts it.  64 records
-                   are queued, then read, untimed writes between batches.
+``record_kernel``  ns per read (a 64-byte buffer) of one 64-byte record
+                   waiting in the kernel's socket buffer: OpenSSL reads its
+                   header and body (two ``read(2)``; tlsfast: a peek and a
+                   discard) and decrypts it.  64 records are queued, then
+                   read, untimed writes between batches.  The buffer holds
+                   one message so that each read takes one record: with a
+                   larger one tlsfast's reads take every record available.
 
 (Folded in from the first ``bench/micro.py``.)
 """
@@ -131,7 +134,7 @@ def record_kernel(impl, p):
     c, s = impl.pair()
     size, count = p["size"], p["count"]
     msg = b"k" * size
-    buf = bytearray(RECV_BUF)
+    buf = bytearray(size)       # one message a read (see the module doc)
     recv = c.try_recv_into if impl.style == "fast" else c.recv_into
     done = got = wall = cpu = 0
     try:

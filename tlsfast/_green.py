@@ -349,8 +349,10 @@ class GreenTLSMixin:
         Mirrors ``ssl.SSLSocket.recv_into`` (``SSL_read_ex``), waiting on
         the hub (see the class docstring).  ``buffer`` is a writable buffer
         (``bytearray``, writable ``memoryview`` ...); ``nbytes`` None or 0
-        means ``len(buffer)``.  Returns at most one TLS record (16 KiB);
-        0 at end of stream: the peer's close_notify, a ragged EOF when
+        means ``len(buffer)``.  Returns what has been received: the
+        compiled implementation fills the buffer from every record already
+        there (waiting only for the first), the pure-Python one returns at
+        most one TLS record (16 KiB), as the stdlib; 0 at end of stream: the peer's close_notify, a ragged EOF when
         ``suppress_ragged_eofs``, or (eventlet) the socket closed by another
         greenthread meanwhile.
 
@@ -397,8 +399,8 @@ class GreenTLSMixin:
         """Read up to ``buflen`` bytes of plaintext; return ``bytes``.
 
         Mirrors ``ssl.SSLSocket.recv`` (``SSL_read_ex``), waiting on the hub
-        (see the class docstring).  Returns at most one TLS record (16
-        KiB); ``b""`` at end of stream (as ``recv_into`` returns 0) and for
+        (see the class docstring).  Returns what has been received, as
+        ``recv_into``; ``b""`` at end of stream (as ``recv_into`` returns 0) and for
         ``buflen`` 0.  Raises as ``recv_into`` does: ``ValueError`` for
         non-zero ``flags`` or a negative ``buflen``, ``socket.timeout("The
         read operation timed out")``, ``ssl.SSLWantReadError`` when

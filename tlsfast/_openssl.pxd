@@ -46,6 +46,7 @@ cdef extern from "openssl/bio.h" nogil:
     int BIO_write_ex(BIO *b, const void *data, size_t dlen, size_t *written)
     size_t BIO_ctrl_pending(BIO *b)
     int BIO_set_mem_eof_return(BIO *b, int v)
+    BIO *BIO_new_socket(int sock, int close_flag)
     # custom BIO methods (the adapter for foreign MemoryBIO objects)
     int BIO_get_new_index()
     BIO_METHOD *BIO_meth_new(int type, const char *name)
@@ -64,6 +65,7 @@ cdef extern from "openssl/bio.h" nogil:
         BIO_CTRL_FLUSH
         BIO_CTRL_PENDING
         BIO_CTRL_EOF
+        BIO_NOCLOSE
     int BIO_reset(BIO *b)
     int BIO_gets(BIO *bp, char *buf, int size)
 
@@ -344,6 +346,8 @@ cdef extern from "openssl/ssl.h" nogil:
     int SSL_get_shutdown(const SSL *ssl)
     void SSL_set_shutdown(SSL *ssl, int mode)
     int SSL_pending(const SSL *s)
+    BIO *SSL_get_rbio(const SSL *s)
+    uint64_t SSL_get_options(const SSL *s)
     int SSL_get_error(const SSL *s, int ret_code)
     int SSL_is_init_finished(const SSL *s)
     long SSL_get_verify_result(const SSL *ssl)
@@ -437,6 +441,7 @@ cdef extern from "openssl/ssl.h" nogil:
 
     # SSL_OP_* are 64-bit in OpenSSL 3
     const uint64_t SSL_OP_ALL
+    const uint64_t SSL_OP_ENABLE_KTLS
     const uint64_t SSL_OP_NO_SSLv2
     const uint64_t SSL_OP_NO_SSLv3
     const uint64_t SSL_OP_NO_TLSv1

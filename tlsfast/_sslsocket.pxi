@@ -305,7 +305,8 @@ class SSLSocket(_StdlibSSLSocket):
     def read(self, len=1024, buffer=None):
         """Read up to ``len`` bytes: returns ``bytes``, or with ``buffer``
         (writable bytes-like) the count decrypted into it (``SSL_read_ex``).
-        0 / b'' at end of stream.  Raises ``ValueError`` on a closed or
+        Takes every record already received while there is room (see
+        ``recv_into``).  0 / b'' at end of stream.  Raises ``ValueError`` on a closed or
         unwrapped socket or ``len`` < 0, ``TypeError`` for a read-only buffer,
         ``SSLWantReadError``/``SSLWantWriteError`` (non-blocking),
         ``socket.timeout``, ``SSLEOFError`` for a ragged EOF unless
@@ -318,7 +319,8 @@ class SSLSocket(_StdlibSSLSocket):
         return (<_SSLConnection>sslobj).read_bytes(len, OP_READ)
 
     def recv(self, buflen=1024, flags=0):
-        """Receive up to ``buflen`` decrypted bytes (``bytes``; b'' at EOF).
+        """Receive up to ``buflen`` decrypted bytes (``bytes``; b'' at EOF),
+        taking every record already received (see ``recv_into``).
         ``flags`` may be 0 or ``socket.MSG_PEEK`` (leave the data in place,
         ``SSL_peek_ex``; tlsfast addition); others raise ``ValueError``.
         Without a TLS layer it is ``socket.recv``.  See ``read`` for the
@@ -335,7 +337,21 @@ class SSLSocket(_StdlibSSLSocket):
     def recv_into(self, buffer, nbytes=None, flags=0):
         """Decrypt up to ``nbytes`` (None / 0 / negative: ``len(buffer)``, as
         the stdlib) straight into ``buffer`` (writable bytes-like; no
-        intermediate copy) and return the count (0 at EOF).  ``flags`` may be
+        intermediate copy) and return the count (0 at EOF).
+
+        Like a plain socket's ``recv_into`` and unlike the stdlib's (one
+        TLS record a call), one call decrypts every record already
+        received while the buffer has room: it waits (blocking / timeout
+        socket) only for the first, never for a second, and never raises
+        ``SSLWantReadError`` once it has bytes (a failure met after them
+        is raised by the next call).  One ``recv(2)`` can bring many
+        records: tlsfast peeks at the socket and removes from the kernel
+        only the bytes OpenSSL consumed, so records not decrypted yet stay
+        where ``select()`` sees them and ``unwrap()`` leaves the cleartext
+        that follows the peer's close_notify on the socket (OpenSSL's
+        read-ahead, ``SSL_set_read_ahead``, is not used; with
+        ``OP_ENABLE_KTLS``, whose kernel TLS needs OpenSSL's own socket
+        BIO, there is no peeking and each record costs its own reads).  ``flags`` may be
         0 or ``socket.MSG_PEEK`` (tlsfast addition: ``SSL_peek_ex``).  Raises
         ``TypeError`` for a read-only buffer, ``ValueError`` for ``nbytes`` >
         ``len(buffer)`` (the stdlib silently reads less) or other ``flags``;
@@ -362,9 +378,12 @@ class SSLSocket(_StdlibSSLSocket):
         ``int``: the count (> 0), 0 at end of stream (the peer's
         close_notify, even after our own, or a ragged EOF with
         ``suppress_ragged_eofs``) or for an empty buffer, else ``WANT_READ``
-        / ``WANT_WRITE`` instead of raising.  One call returns at most one
-        TLS record (16 KiB): call again until ``WANT_*`` (or check
-        ``pending()``) before waiting.  Blocks like ``recv_into`` on a
+        / ``WANT_WRITE`` instead of raising.  One call takes every record
+        already received while ``buffer`` has room (see ``recv_into``;
+        never ``WANT_*`` once it has bytes): a count below ``nbytes``
+        means everything received was drained and it is safe to wait in
+        ``select()``; after a full buffer, call again (or check
+        ``pending()``) first.  Blocks like ``recv_into`` on a
         blocking / timeout socket (``socket.timeout``).  Raises
         ``ssl.SSLEOFError`` on a ragged EOF unless ``suppress_ragged_eofs``,
         ``ssl.SSLError`` / ``OSError`` for other failures, ``TypeError``
@@ -398,7 +417,10 @@ class SSLSocket(_StdlibSSLSocket):
 
     def pending(self):
         """Decrypted bytes already buffered in OpenSSL (``SSL_pending``):
-        read them before waiting on a selector."""
+        read them before waiting on a selector.  Records received but not
+        decrypted are not counted: they stay in the kernel's socket buffer
+        (tlsfast uses no OpenSSL read-ahead), where ``select()`` sees
+        them."""
         sslobj = _engine_of(self)
         if sslobj is None:
             return 0

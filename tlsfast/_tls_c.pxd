@@ -16,6 +16,18 @@
 cimport cython
 from tlsfast._openssl cimport *
 
+cdef extern from "_peek_bio.h" nogil:
+    # the socket-mode read BIO (see the header: batches of records per
+    # recv(2), nothing taken from the kernel that OpenSSL did not consume)
+    ctypedef struct tlsfast_peek_t:
+        pass
+    BIO *tlsfast_peek_bio_new(int fd, int peek_first)
+    tlsfast_peek_t *tlsfast_peek_of(BIO *b)
+    void tlsfast_peek_begin(tlsfast_peek_t *st, size_t hint)
+    int tlsfast_peek_widen(tlsfast_peek_t *st)
+    void tlsfast_peek_settle(tlsfast_peek_t *st)
+    size_t tlsfast_peek_unserved(tlsfast_peek_t *st)
+
 
 cdef struct _AlpnConfig:
     const unsigned char *wire     # points into _SSLContext._alpn_protocols
@@ -100,6 +112,7 @@ cdef class _SSLConnection:
     cdef unsigned long writer       # thread owning the write side (0: none)
     cdef unsigned long handshaker   # thread driving the handshake (0: none)
     cdef object _incoming, _outgoing   # BIO mode: keep the Python BIO objects alive
+    cdef object _deferred         # a read's failure after it had bytes: the next read's
 
 
     # set-up
@@ -111,6 +124,7 @@ cdef class _SSLConnection:
     cdef int _init_ssl(self, object context, bint server_side, object server_hostname) except -1
     cdef owner_object(self)
     cdef int set_timeout(self, object timeout) except -1
+    cdef int _attach_socket(self, bint tcp) except -1
 
     # waiting and turns
     cdef int _wait_not_busy(self) except -1
@@ -139,6 +153,10 @@ cdef class _SSLConnection:
     cdef Py_ssize_t read_into(self, object buffer, Py_ssize_t nbytes, int op,
                               bint raise_want, bint clamp=*) except -100
     cdef object read_bytes(self, Py_ssize_t n, int op)
+    cdef Py_ssize_t _read_fill(self, char *buf, size_t n, bint raise_want) except -100
+    cdef Py_ssize_t _fill_more(self, char *buf, size_t n, size_t total,
+                               tlsfast_peek_t *st) except -100
+    cdef Py_ssize_t _take_deferred(self) except -100
     cdef Py_ssize_t write_from(self, object data, bint raise_want) except -100
     cdef Py_ssize_t write_vector(self, object buffers, bint raise_want) except -100
     cdef Py_ssize_t _gather_loop(self, _Gather *g, double deadline, bint raise_want) except -100
