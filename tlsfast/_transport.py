@@ -52,8 +52,9 @@ FLOW_CONTROL_HIGH_WATER_SSL_WRITE = 512 * 1024
 #: (asyncio.constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES)
 LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
-#: the largest TLS record's plaintext: a read that returns less emptied the
-#: record and OpenSSL (no read-ahead) holds nothing more
+#: the largest TLS record's plaintext: a read that returns less emptied its
+#: record, and then only ``_has_pending()`` tells whether OpenSSL holds more
+#: (records it read ahead); a full-size one suggests more in the kernel
 MAX_RECORD = 16384
 #: plaintext buffer for ``Protocol`` (asyncio's SSL transport reads 256 KiB)
 READ_BUFFER_SIZE = 256 * 1024
@@ -153,6 +154,12 @@ class TLSTransport(asyncio.Transport):
 
         self._read_buffer = None
         self._read_view = None
+        # OpenSSL reads ahead (compiled implementation): one recv per record
+        # instead of two (header, then body); the bytes it takes beyond a
+        # record stay inside OpenSSL, which every read loop below checks
+        # with _has_pending() before going back to the selector
+        sslsock._set_read_ahead(True)
+        self._has_pending = sslsock._has_pending
         self._handshake_timer = None
         self._shutdown_timer = None
         self._set_protocol(protocol)
@@ -562,17 +569,17 @@ class TLSTransport(asyncio.Transport):
             self._read_view = memoryview(self._read_buffer)
         view = self._read_view
         sslsock = self._sslsock
+        has_pending = self._has_pending
         total = 0
         offset = 0
         n = sslsock.try_recv_into(view)
         while n > 0:
             offset += n
             total += n
-            # OpenSSL reads one record at a time (no read-ahead): a record
-            # shorter than the maximum that left nothing decrypted behind
-            # means the kernel holds whatever comes next, where the
-            # selector sees it
-            if n < MAX_RECORD and not sslsock.pending():
+            # a record shorter than the maximum, and nothing more inside
+            # OpenSSL (decrypted or read ahead): whatever comes next is in
+            # the kernel, where the selector sees it
+            if n < MAX_RECORD and not has_pending():
                 break
             if total >= READ_BUDGET:
                 self._schedule_read()
@@ -590,6 +597,7 @@ class TLSTransport(asyncio.Transport):
     def _read_buffered(self):
         sslsock = self._sslsock
         protocol = self._protocol
+        has_pending = self._has_pending
         total = 0
         while True:
             buf = protocol.get_buffer(-1)
@@ -603,7 +611,7 @@ class TLSTransport(asyncio.Transport):
             n = sslsock.try_recv_into(view)
             while n > 0:
                 offset += n
-                if offset >= size or (n < MAX_RECORD and not sslsock.pending()):
+                if offset >= size or (n < MAX_RECORD and not has_pending()):
                     break
                 n = sslsock.try_recv_into(view[offset:])
             if offset:
@@ -614,7 +622,7 @@ class TLSTransport(asyncio.Transport):
             # the protocol's buffer is full: more may wait inside OpenSSL
             if self._state != _WRAPPED or self._reading_paused:
                 return
-            if total >= READ_BUDGET or not sslsock.pending():
+            if total >= READ_BUDGET or not has_pending():
                 self._schedule_read()
                 return
         self._after_read(n)
