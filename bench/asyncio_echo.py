@@ -380,6 +380,8 @@ def main(argv=None):
     p.add_argument("--plot", metavar="FILE", help="PNG (matplotlib)")
     p.add_argument("--profile", metavar="CONFIG")
     p.add_argument("--repeat-config", metavar="CONFIG")
+    p.add_argument("--certs", metavar="DIR", help="keep the certificates in DIR (made once): "
+                   "runs to subtract under callgrind then share them")
     args = p.parse_args(argv)
 
     loops = [x for x in args.loops.split(",") if x]
@@ -410,7 +412,7 @@ def main(argv=None):
                for t in transports]
     configs += [f"{sc}/c/-/{C_FLOOR}" for sc in scenarios if sc != "same"]
 
-    certs = Certs()
+    certs = Certs(args.certs)
     floor = None
     try:
         if any(C_FLOOR in c for c in configs) or any(sc != "same" for sc in scenarios):

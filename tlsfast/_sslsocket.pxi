@@ -419,6 +419,19 @@ class SSLSocket(_StdlibSSLSocket):
         SSL_set_read_ahead((<_SSLConnection>sslobj).ssl, 1 if flag else 0)
         return True
 
+    def _transport_reader(self, transport):
+        """The readable-event callback for tlsfast.asyncio's ``transport``
+        on this socket: the common case (one record for the protocol) in C,
+        the rest through the transport's Python methods.  The pure-Python
+        implementation returns None (the transport then reads in Python)."""
+        return _TransportReader(transport, self)
+
+    def _transport_write_function(self):
+        """The compiled ``write`` for tlsfast.asyncio's transport on this
+        socket (the common case in C; see ``_transport_write``); the
+        pure-Python implementation returns None."""
+        return _transport_write
+
     def _has_pending(self):
         """True when OpenSSL holds received bytes not yet returned:
         decrypted ones, or records (whole or partial) read ahead

@@ -863,6 +863,17 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
         return False
 
+    def _transport_reader(self, transport):
+        """None: the compiled implementation's readable-event callback for
+        tlsfast.asyncio's transport has no pure-Python twin (the transport
+        reads in its own Python methods)."""
+        return None
+
+    def _transport_write_function(self):
+        """None: tlsfast.asyncio's transport writes in Python here (the
+        compiled implementation gives a compiled ``write``)."""
+        return None
+
     def _has_pending(self):
         """True when OpenSSL holds decrypted bytes not yet returned
         (``pending()``: without read-ahead nothing else is held); False

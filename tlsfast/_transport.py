@@ -308,10 +308,17 @@ class TLSTransport(asyncio.Transport):
         except BaseException as exc:
             self._fatal_error(exc, "Fatal write error on TLS transport")
             return
+        if n > 0 and n == (data.nbytes if isinstance(data, memoryview) else len(data)):
+            return
+        self._write_rest(data, n)
+
+    # the compiled implementation's write() falls back to this one
+    _python_write = write
+
+    def _write_rest(self, data, n):
+        """``write()`` after a ``try_send`` of ``data`` that returned ``n``
+        (fewer bytes than ``data`` holds, or a WANT code): queue the rest."""
         if n > 0:
-            size = data.nbytes if isinstance(data, memoryview) else len(data)
-            if n == size:
-                return
             data = memoryview(data).cast("B")[n:]
             self._write_wants = self._sslsock.wanted_events or _EVENT_WRITE
         else:
@@ -427,7 +434,12 @@ class TLSTransport(asyncio.Transport):
         if reader != self._reader_on:
             self._reader_on = reader
             if reader:
-                loop.add_reader(self._fd, self._on_readable)
+                # the compiled implementation's callback does the common
+                # case in C and calls back into this class for the rest;
+                # made per registration (the loop holds it, not the
+                # transport: no reference cycle)
+                callback = self._sslsock._transport_reader(self)
+                loop.add_reader(self._fd, self._on_readable if callback is None else callback)
             else:
                 loop.remove_reader(self._fd)
         if writer == self._writer_on:
@@ -439,6 +451,13 @@ class TLSTransport(asyncio.Transport):
             loop.remove_writer(self._fd)
 
     def _on_readable(self):
+        # the common case in fewer Python frames (each costs about as much
+        # as the TLS record's own bookkeeping): connected, nothing queued
+        # to write, a read waiting for readability
+        if (self._state == _WRAPPED and not self._backlog and not self._reading_paused
+                and self._read_wants == _EVENT_READ):
+            self._do_read()
+            return
         self._on_ready(_EVENT_READ)
 
     def _on_writable(self):
@@ -592,7 +611,8 @@ class TLSTransport(asyncio.Transport):
             n = sslsock.try_recv_into(view[offset:])
         if offset:
             self._protocol.data_received(bytes(view[:offset]))
-        self._after_read(n)
+        if n <= 0 or self._read_wants != _EVENT_READ:
+            self._after_read(n)
 
     def _read_buffered(self):
         sslsock = self._sslsock
@@ -625,7 +645,8 @@ class TLSTransport(asyncio.Transport):
             if total >= READ_BUDGET or not has_pending():
                 self._schedule_read()
                 return
-        self._after_read(n)
+        if n <= 0 or self._read_wants != _EVENT_READ:
+            self._after_read(n)
 
     def _after_read(self, n):
         if n > 0:
@@ -750,3 +771,25 @@ class TLSTransport(asyncio.Transport):
         finally:
             self._protocol = None
             self._read_buffer = self._read_view = None
+
+
+class CompiledTLSTransport(TLSTransport):
+    """``TLSTransport`` on a compiled-implementation ``SSLSocket``: the
+    same class but for ``write()``, whose common case (non-empty bytes,
+    connected, nothing queued) runs in C; a Python frame per write costs
+    about as much as the record's own bookkeeping."""
+
+    __slots__ = ()
+
+
+def transport_class(sslsock):
+    """The transport class for ``sslsock`` (a tlsfast ``SSLSocket``):
+    ``CompiledTLSTransport`` on the compiled implementation, else
+    ``TLSTransport``."""
+    write = sslsock._transport_write_function()
+    if write is None:
+        return TLSTransport
+    if "write" not in CompiledTLSTransport.__dict__:
+        # set on first use: this module imports nothing compiled
+        CompiledTLSTransport.write = write
+    return CompiledTLSTransport
