@@ -65,7 +65,9 @@ READ_BUDGET = 256 * 1024
 #: so they leave in as few records as fit
 COALESCE_LIMIT = 64 * 1024
 
-# connection states
+# connection states (the compiled implementation's reader and write()
+# in _transport_reader.pxi compare _state with "WRAPPED", and read
+# _backlog, _closing, _reading_paused, _read_wants, _buffered, _protocol)
 _HANDSHAKE = "HANDSHAKE"
 _WRAPPED = "WRAPPED"
 _SHUTDOWN = "SHUTDOWN"
