@@ -18,6 +18,9 @@
  *   c_floor peer-echo   CERTDIR PORT              TLS client echoing until close_notify
  *   c_floor peer-load   CERTDIR PORT CONNS TOTAL SIZE
  *                                                 K-connection closed-loop request load
+ *   c_floor peer-load-plain CERTDIR PORT CONNS TOTAL SIZE
+ *                                                 the same over plain TCP (no TLS), for
+ *                                                 the plain rows of bench/asyncio_echo.py
  *   c_floor peer-hold   CERTDIR PORT CONNS        opens CONNS connections, holds them
  *                                                 idle until stdin closes
  *
@@ -66,6 +69,7 @@ extern char **environ;
 
 static char certdir[3800];
 static int measured_side;      /* 1 in "serve" (the measured process), 0 in peers */
+static int plain_peer;         /* peer-load-plain: TCP without TLS */
 static char self_exe[4096];
 static SSL_CTX *client_ctx, *server_ecdsa, *server_rsa;
 static const char *current = "startup";
@@ -1174,6 +1178,13 @@ static pconn_t *establish(int port, long long conns, int ep)
                 getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
                 if (err)
                     fail("connect: %s", strerror(err));
+                if (plain_peer) {
+                    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+                    c->state = C_READY;
+                    ready++;
+                    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                    continue;
+                }
                 c->ssl = new_client();
                 SSL_set_fd(c->ssl, c->fd);
                 SSL_set_read_ahead(c->ssl, 1);
@@ -1201,6 +1212,12 @@ static void load_send(pconn_t *c, long long size, long long id)
     size_t n;
     memcpy(c->msg, &id, sizeof id);
     memcpy(c->msg + 8, &c->done, sizeof c->done);
+    if (plain_peer) {
+        if (write(c->fd, c->msg, size) != size)
+            fail("peer-load: write: %s", strerror(errno));
+        c->got = 0;
+        return;
+    }
     if (!SSL_write_ex(c->ssl, c->msg, size, &n) || n != (size_t)size)
         fail("peer-load: write");   /* 64 bytes never fill a socket buffer here */
     c->got = 0;
@@ -1230,7 +1247,14 @@ static void peer_load(int port, long long conns, long long total, long long size
             if (c->state != C_READY)
                 continue;
             for (;;) {
-                if (!SSL_read_ex(c->ssl, buf + c->got, RECV_BUF - c->got, &n)) {
+                if (plain_peer) {
+                    ssize_t r = read(c->fd, buf + c->got, RECV_BUF - c->got);
+                    if (r == 0 || (r < 0 && errno != EAGAIN))
+                        fail("peer-load: read: %s", r ? strerror(errno) : "EOF");
+                    if (r < 0)
+                        break;
+                    n = r;
+                } else if (!SSL_read_ex(c->ssl, buf + c->got, RECV_BUF - c->got, &n)) {
                     if (SSL_get_error(c->ssl, 0) != SSL_ERROR_WANT_READ)
                         fail("peer-load: read");
                     break;
@@ -1252,8 +1276,10 @@ static void peer_load(int port, long long conns, long long total, long long size
     }
     t1 = stamp();
     for (long long i = 0; i < conns; i++) {
-        SSL_shutdown(pc[i].ssl);
-        SSL_free(pc[i].ssl);
+        if (!plain_peer) {
+            SSL_shutdown(pc[i].ssl);
+            SSL_free(pc[i].ssl);
+        }
         close(pc[i].fd);
     }
     printf("{\"conns\": %lld, \"requests\": %lld, \"elapsed_ns\": %lld, \"cpu_ns\": %lld}\n",
@@ -1308,7 +1334,7 @@ int main(int argc, char **argv)
 {
     char line[4096];
     if (argc < 3) {
-        fprintf(stderr, "usage: %s serve|peer-source|peer-echo|peer-load|peer-hold CERTDIR [args]\n", argv[0]);
+        fprintf(stderr, "usage: %s serve|peer-source|peer-echo|peer-load|peer-load-plain|peer-hold CERTDIR [args]\n", argv[0]);
         return 2;
     }
     current = argv[1];
@@ -1341,6 +1367,10 @@ int main(int argc, char **argv)
         peer_echo(port);
     else if (!strcmp(argv[1], "peer-load") && argc >= 7)
         peer_load(port, atoll(argv[4]), atoll(argv[5]), atoll(argv[6]));
+    else if (!strcmp(argv[1], "peer-load-plain") && argc >= 7) {
+        plain_peer = 1;
+        peer_load(port, atoll(argv[4]), atoll(argv[5]), atoll(argv[6]));
+    }
     else if (!strcmp(argv[1], "peer-hold") && argc >= 5)
         peer_hold(port, atoll(argv[4]));
     else

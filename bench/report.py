@@ -344,6 +344,51 @@ rewrites this page from the run.
   instruction counts of the same loop in C and in Python (two loop lengths,
   subtracted, so start-up cancels out).
 
+## asyncio transports (`bench/asyncio_echo.py`)
+
+A separate script, not part of `python -m bench` (its rows need uvloop and
+aiofastnet, both in the `bench` extra, and it runs event loops rather than
+the suite's workloads):
+
+```
+python bench/asyncio_echo.py --scenarios same,process,process1000 --reps 5 --trips 2000 \\
+    --json bench/results/asyncio_echo.json --plot bench/results/asyncio_echo.png
+python bench/asyncio_echo.py --profile same/asyncio/protocol/tlsfast-c     # cProfile
+python bench/asyncio_echo.py --certs DIR --trips N --repeat-config CONFIG  # for callgrind
+```
+
+* **What.**  1 KiB echo round trips, one message in flight per connection,
+  TLS 1.3 with the settings above.  Transports, each on stock asyncio and on
+  uvloop: tlsfast's (`tlsfast.asyncio`, compiled implementation), the
+  loop's own SSL transport with a stdlib context (`stdlib`), aiofastnet's
+  (its entry points, same stdlib context), and plain TCP (the loop's own
+  transport).  APIs: `Protocol` (`data_received`), `BufferedProtocol`,
+  streams.
+* **Where the client is.**  `same`: client and server in the same loop, one
+  connection (times from `perf_counter_ns` after 200 unmeasured trips).
+  `process`: the Python process is the server only; the client is the C
+  floor's load generator in another process (`c_floor peer-load`, or
+  `peer-load-plain` for the plain rows), one connection.  `process1000`:
+  the same with 1,000 connections.  In the process scenarios the time is
+  the generator's, from its last handshake to its last echo, and the C
+  floor's own epoll echo server (`c_floor serve`, command `echo`) gets the
+  same generator as a reference row.
+* **Ratios within a repetition**, the order of configurations rotated each
+  repetition; medians over repetitions: this ÷ plain on the same loop and
+  API, asyncio+stdlib ÷ this (the speed-up over the loop's SSL transport),
+  aiofastnet ÷ this (≥ 1: faster than aiofastnet), this ÷ the C floor.
+* **Instructions.**  The wall figures move with the machine's load (2 shared
+  cores).  `--certs DIR --repeat-config CONFIG --trips N` under
+  `valgrind --tool=callgrind` with N = 1,000 and 3,000, subtracted and
+  divided by 2,000, gives user-space instructions per round trip that the
+  load does not move (the kernel's share is not counted: the syscall
+  counts per round trip, checked with `strace -c`, are the same for
+  tlsfast and aiofastnet).
+
+Figures: see the *Performance* section of the asyncio page (docs/asyncio.rst),
+and `docs/_static/asyncio_echo.json` / `asyncio_echo.png` for the latest
+published run.
+
 """
 
 

@@ -348,6 +348,8 @@ cdef extern from "openssl/ssl.h" nogil:
     int SSL_pending(const SSL *s)
     BIO *SSL_get_rbio(const SSL *s)
     uint64_t SSL_get_options(const SSL *s)
+    int SSL_has_pending(const SSL *s)
+    void SSL_set_read_ahead(SSL *s, int yes)
     int SSL_get_error(const SSL *s, int ret_code)
     int SSL_is_init_finished(const SSL *s)
     long SSL_get_verify_result(const SSL *ssl)

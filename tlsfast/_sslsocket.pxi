@@ -426,6 +426,44 @@ class SSLSocket(_StdlibSSLSocket):
             return 0
         return SSL_pending((<_SSLConnection>sslobj).ssl)
 
+    def _set_read_ahead(self, flag):
+        """Let OpenSSL read ahead (``SSL_set_read_ahead``, ``flag``: bool):
+        one ``recv`` then takes a record whole (header and body) and any
+        that follow it, instead of two ``recv`` calls per record; what it
+        took beyond the record returned stays inside OpenSSL, where no
+        selector sees it, so a reader checks ``_has_pending()`` before
+        waiting.  For tlsfast's asyncio transport, which owns the socket
+        (``unwrap()`` would leave the read-ahead bytes in OpenSSL); returns
+        True (the pure-Python implementation returns False: the stdlib has
+        no such switch).  Raises ``ValueError`` without a TLS connection."""
+        sslobj = _engine_of(self)
+        if sslobj is None:
+            raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
+        SSL_set_read_ahead((<_SSLConnection>sslobj).ssl, 1 if flag else 0)
+        return True
+
+    def _transport_reader(self, transport):
+        """The readable-event callback for tlsfast.asyncio's ``transport``
+        on this socket: the common case (one record for the protocol) in C,
+        the rest through the transport's Python methods.  The pure-Python
+        implementation returns None (the transport then reads in Python)."""
+        return _TransportReader(transport, self)
+
+    def _transport_write_function(self):
+        """The compiled ``write`` for tlsfast.asyncio's transport on this
+        socket (the common case in C; see ``_transport_write``); the
+        pure-Python implementation returns None."""
+        return _transport_write
+
+    def _has_pending(self):
+        """True when OpenSSL holds received bytes not yet returned:
+        decrypted ones, or records (whole or partial) read ahead
+        (``SSL_has_pending``); False without a TLS connection."""
+        sslobj = _engine_of(self)
+        if sslobj is None:
+            return False
+        return SSL_has_pending((<_SSLConnection>sslobj).ssl) == 1
+
     # -- writing -------------------------------------------------------------
 
     def write(self, data):

@@ -74,6 +74,7 @@ include "_membio.pxi"
 include "_connection.pxi"
 include "_sslobject.pxi"
 include "_sslsocket.pxi"
+include "_transport_reader.pxi"
 include "_sslcontext.pxi"
 
 

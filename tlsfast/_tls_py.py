@@ -900,6 +900,33 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     def _tls_shutdown(self):
         self.unwrap()
 
+    def _set_read_ahead(self, flag):
+        """The compiled implementation's read-ahead switch
+        (``SSL_set_read_ahead``); the stdlib's ``ssl`` has none, so this
+        returns False and OpenSSL keeps reading one record at a time (no
+        bytes beyond it are ever held where a selector cannot see them).
+        Raises ``ValueError`` without a TLS connection, as the compiled one."""
+        if self._sslobj is None:
+            raise ValueError("no TLS connection: socket not connected, closed or unwrapped")
+        return False
+
+    def _transport_reader(self, transport):
+        """None: the compiled implementation's readable-event callback for
+        tlsfast.asyncio's transport has no pure-Python twin (the transport
+        reads in its own Python methods)."""
+        return None
+
+    def _transport_write_function(self):
+        """None: tlsfast.asyncio's transport writes in Python here (the
+        compiled implementation gives a compiled ``write``)."""
+        return None
+
+    def _has_pending(self):
+        """True when OpenSSL holds decrypted bytes not yet returned
+        (``pending()``: without read-ahead nothing else is held); False
+        without a TLS connection."""
+        return self._sslobj is not None and self.pending() > 0
+
     def recv(self, buflen=1024, flags=0):
         """``ssl.SSLSocket.recv``; ``socket.MSG_PEEK`` raises
         ``NotImplementedError`` (the compiled implementation supports it)."""

@@ -52,8 +52,9 @@ FLOW_CONTROL_HIGH_WATER_SSL_WRITE = 512 * 1024
 #: (asyncio.constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES)
 LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
-#: the largest TLS record's plaintext: a read that returns less emptied the
-#: record and OpenSSL (no read-ahead) holds nothing more
+#: the largest TLS record's plaintext: a read that returns less emptied its
+#: record, and then only ``_has_pending()`` tells whether OpenSSL holds more
+#: (records it read ahead); a full-size one suggests more in the kernel
 MAX_RECORD = 16384
 #: plaintext buffer for ``Protocol`` (asyncio's SSL transport reads 256 KiB)
 READ_BUFFER_SIZE = 256 * 1024
@@ -64,7 +65,9 @@ READ_BUDGET = 256 * 1024
 #: so they leave in as few records as fit
 COALESCE_LIMIT = 64 * 1024
 
-# connection states
+# connection states (the compiled implementation's reader and write()
+# in _transport_reader.pxi compare _state with "WRAPPED", and read
+# _backlog, _closing, _reading_paused, _read_wants, _buffered, _protocol)
 _HANDSHAKE = "HANDSHAKE"
 _WRAPPED = "WRAPPED"
 _SHUTDOWN = "SHUTDOWN"
@@ -153,6 +156,12 @@ class TLSTransport(asyncio.Transport):
 
         self._read_buffer = None
         self._read_view = None
+        # OpenSSL reads ahead (compiled implementation): one recv per record
+        # instead of two (header, then body); the bytes it takes beyond a
+        # record stay inside OpenSSL, which every read loop below checks
+        # with _has_pending() before going back to the selector
+        sslsock._set_read_ahead(True)
+        self._has_pending = sslsock._has_pending
         self._handshake_timer = None
         self._shutdown_timer = None
         self._set_protocol(protocol)
@@ -301,10 +310,17 @@ class TLSTransport(asyncio.Transport):
         except BaseException as exc:
             self._fatal_error(exc, "Fatal write error on TLS transport")
             return
+        if n > 0 and n == (data.nbytes if isinstance(data, memoryview) else len(data)):
+            return
+        self._write_rest(data, n)
+
+    # the compiled implementation's write() falls back to this one
+    _python_write = write
+
+    def _write_rest(self, data, n):
+        """``write()`` after a ``try_send`` of ``data`` that returned ``n``
+        (fewer bytes than ``data`` holds, or a WANT code): queue the rest."""
         if n > 0:
-            size = data.nbytes if isinstance(data, memoryview) else len(data)
-            if n == size:
-                return
             data = memoryview(data).cast("B")[n:]
             self._write_wants = self._sslsock.wanted_events or _EVENT_WRITE
         else:
@@ -420,7 +436,12 @@ class TLSTransport(asyncio.Transport):
         if reader != self._reader_on:
             self._reader_on = reader
             if reader:
-                loop.add_reader(self._fd, self._on_readable)
+                # the compiled implementation's callback does the common
+                # case in C and calls back into this class for the rest;
+                # made per registration (the loop holds it, not the
+                # transport: no reference cycle)
+                callback = self._sslsock._transport_reader(self)
+                loop.add_reader(self._fd, self._on_readable if callback is None else callback)
             else:
                 loop.remove_reader(self._fd)
         if writer == self._writer_on:
@@ -432,6 +453,13 @@ class TLSTransport(asyncio.Transport):
             loop.remove_writer(self._fd)
 
     def _on_readable(self):
+        # the common case in fewer Python frames (each costs about as much
+        # as the TLS record's own bookkeeping): connected, nothing queued
+        # to write, a read waiting for readability
+        if (self._state == _WRAPPED and not self._backlog and not self._reading_paused
+                and self._read_wants == _EVENT_READ):
+            self._do_read()
+            return
         self._on_ready(_EVENT_READ)
 
     def _on_writable(self):
@@ -562,17 +590,17 @@ class TLSTransport(asyncio.Transport):
             self._read_view = memoryview(self._read_buffer)
         view = self._read_view
         sslsock = self._sslsock
+        has_pending = self._has_pending
         total = 0
         offset = 0
         n = sslsock.try_recv_into(view)
         while n > 0:
             offset += n
             total += n
-            # OpenSSL reads one record at a time (no read-ahead): a record
-            # shorter than the maximum that left nothing decrypted behind
-            # means the kernel holds whatever comes next, where the
-            # selector sees it
-            if n < MAX_RECORD and not sslsock.pending():
+            # a record shorter than the maximum, and nothing more inside
+            # OpenSSL (decrypted or read ahead): whatever comes next is in
+            # the kernel, where the selector sees it
+            if n < MAX_RECORD and not has_pending():
                 break
             if total >= READ_BUDGET:
                 self._schedule_read()
@@ -585,11 +613,13 @@ class TLSTransport(asyncio.Transport):
             n = sslsock.try_recv_into(view[offset:])
         if offset:
             self._protocol.data_received(bytes(view[:offset]))
-        self._after_read(n)
+        if n <= 0 or self._read_wants != _EVENT_READ:
+            self._after_read(n)
 
     def _read_buffered(self):
         sslsock = self._sslsock
         protocol = self._protocol
+        has_pending = self._has_pending
         total = 0
         while True:
             buf = protocol.get_buffer(-1)
@@ -603,7 +633,7 @@ class TLSTransport(asyncio.Transport):
             n = sslsock.try_recv_into(view)
             while n > 0:
                 offset += n
-                if offset >= size or (n < MAX_RECORD and not sslsock.pending()):
+                if offset >= size or (n < MAX_RECORD and not has_pending()):
                     break
                 n = sslsock.try_recv_into(view[offset:])
             if offset:
@@ -614,10 +644,11 @@ class TLSTransport(asyncio.Transport):
             # the protocol's buffer is full: more may wait inside OpenSSL
             if self._state != _WRAPPED or self._reading_paused:
                 return
-            if total >= READ_BUDGET or not sslsock.pending():
+            if total >= READ_BUDGET or not has_pending():
                 self._schedule_read()
                 return
-        self._after_read(n)
+        if n <= 0 or self._read_wants != _EVENT_READ:
+            self._after_read(n)
 
     def _after_read(self, n):
         if n > 0:
@@ -742,3 +773,25 @@ class TLSTransport(asyncio.Transport):
         finally:
             self._protocol = None
             self._read_buffer = self._read_view = None
+
+
+class CompiledTLSTransport(TLSTransport):
+    """``TLSTransport`` on a compiled-implementation ``SSLSocket``: the
+    same class but for ``write()``, whose common case (non-empty bytes,
+    connected, nothing queued) runs in C; a Python frame per write costs
+    about as much as the record's own bookkeeping."""
+
+    __slots__ = ()
+
+
+def transport_class(sslsock):
+    """The transport class for ``sslsock`` (a tlsfast ``SSLSocket``):
+    ``CompiledTLSTransport`` on the compiled implementation, else
+    ``TLSTransport``."""
+    write = sslsock._transport_write_function()
+    if write is None:
+        return TLSTransport
+    if "write" not in CompiledTLSTransport.__dict__:
+        # set on first use: this module imports nothing compiled
+        CompiledTLSTransport.write = write
+    return CompiledTLSTransport

@@ -35,6 +35,7 @@ from ._transport import (
     SSL_SHUTDOWN_TIMEOUT,
     TLSTransport,
     logger,
+    transport_class,
 )
 
 __all__ = [
@@ -143,11 +144,11 @@ async def _handshake(loop, sock, protocol, sslcontext, *, server_side, server_ho
     except BaseException:
         sock.close()
         raise
-    transport = TLSTransport(loop, sslsock, protocol, sslcontext, waiter=waiter,
-                             server_side=server_side,
-                             ssl_handshake_timeout=ssl_handshake_timeout,
-                             ssl_shutdown_timeout=ssl_shutdown_timeout,
-                             call_connection_made=call_connection_made)
+    transport = transport_class(sslsock)(
+        loop, sslsock, protocol, sslcontext, waiter=waiter, server_side=server_side,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout,
+        call_connection_made=call_connection_made)
     try:
         await waiter
     except BaseException:
