@@ -660,7 +660,10 @@ class TLSTransport(asyncio.Transport):
         if n == 0:
             self._on_eof()
             return
-        wants = self._sslsock.wanted_events
+        # the code itself, not ``wanted_events``: the protocol's
+        # data_received() may have written since (an echo), and a write
+        # that went through leaves the socket wanting nothing
+        wants = _EVENT_WRITE if n == WANT_WRITE else _EVENT_READ
         if wants != self._read_wants:
             self._read_wants = wants
             self._sync_registration()
