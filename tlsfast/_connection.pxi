@@ -497,6 +497,8 @@ cdef class _SSLConnection:
                     self.shutdown_zeros += 1
                     if self.shutdown_zeros < 2:
                         continue
+                if op == OP_HANDSHAKE:
+                    self._idle()
                 self.wanted = 0
                 return <Py_ssize_t>done if (op == OP_READ or op == OP_PEEK) else 0
             if (err == SSL_ERROR_WANT_READ or err == SSL_ERROR_WANT_WRITE) and (
@@ -507,9 +509,21 @@ cdef class _SSLConnection:
                     # rest waits for ``code``'s event
                     self.wanted = code
                     return <Py_ssize_t>total
+                if code == _WANT_READ and (op == OP_READ or op == OP_PEEK):
+                    self._idle()
                 self._wait(code, deadline, op)
                 continue
             return self._io_outcome(op, err, ret, saved_errno, raise_want)
+
+    @cython.final
+    cdef inline void _idle(self) noexcept:
+        """The connection waits for its peer (a read found nothing, or the
+        handshake just ended): give its record buffers back, 16 KiB+ each
+        way, as SSL_MODE_RELEASE_BUFFERS would after every record.
+        SSL_free_buffers keeps them while a record is partly read or
+        written, or decrypted data is unread."""
+        if _FREE_IDLE_BUFFERS and SSL_is_init_finished(self.ssl):
+            SSL_free_buffers(self.ssl)
 
     @cython.final
     cdef Py_ssize_t _io_outcome(self, int op, int err, int ret, int saved_errno,
@@ -523,6 +537,8 @@ cdef class _SSLConnection:
         if err == SSL_ERROR_WANT_READ or err == SSL_ERROR_WANT_WRITE:
             code = _WANT_READ if err == SSL_ERROR_WANT_READ else _WANT_WRITE
             self.wanted = code
+            if code == _WANT_READ and (op == OP_READ or op == OP_PEEK):
+                self._idle()
             if raise_want:
                 ERR_clear_error()
                 raise self._want_exception(code)

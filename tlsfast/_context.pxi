@@ -13,6 +13,25 @@ cdef extern from *:
 
 # the per-version choices of tlsfast._common, as C values
 cdef bytes _DEFAULT_CIPHERS = DEFAULT_CIPHERS.encode("ascii")
+
+
+cdef bint _free_buffers_is_safe(unsigned long version) noexcept:
+    """Whether OpenSSL ``version`` (``OpenSSL_version_num()``, 0xMNN00PP0)
+    has the fix for CVE-2024-4741 (SSL_free_buffers freeing a buffer still
+    in use): 3.0.14, 3.1.6, 3.2.2, 3.3.1 and every later release."""
+    cdef unsigned long major = version >> 28
+    cdef unsigned long minor = (version >> 20) & 0xff
+    cdef unsigned long patch = (version >> 4) & 0xff
+    if major != 3:
+        return major > 3
+    if minor >= 4:
+        return True
+    return patch >= (14, 6, 2, 1)[minor]
+
+
+#: free the record buffers of idle connections (``_SSLConnection._idle``)
+#: instead of SSL_MODE_RELEASE_BUFFERS; the runtime libssl decides
+cdef bint _FREE_IDLE_BUFFERS = _free_buffers_is_safe(OpenSSL_version_num())
 cdef bint _WARN_DEPRECATED = WARN_DEPRECATED
 cdef bint _CHECK_CONTEXT_SIDE = CHECK_CONTEXT_SIDE
 cdef bint _OPTIONS_SIGNED = OPTIONS_SIGNED
@@ -275,11 +294,15 @@ cdef class _SSLContext:
             SSL_CTX_set_max_proto_version(self.ctx, pinned)
         else:  # PROTOCOL_TLS too, as the stdlib
             SSL_CTX_set_min_proto_version(self.ctx, TLS1_2_VERSION)
-        # RELEASE_BUFFERS (as CPython): idle connections give their 16 KiB+
-        # read and write buffers back, halving the memory of an idle one
+        # Idle connections give their 16 KiB+ read and write buffers back,
+        # halving the memory of an idle one: the engine frees them when a
+        # connection goes idle (SSL_free_buffers, _connection.pxi) where
+        # OpenSSL's SSL_free_buffers is safe; elsewhere RELEASE_BUFFERS (as
+        # CPython) frees them after every record, a malloc/free pair per
+        # message (docs/design.rst, "Idle buffers")
         SSL_CTX_set_mode(self.ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                          | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_AUTO_RETRY
-                         | SSL_MODE_RELEASE_BUFFERS)
+                         | (0 if _FREE_IDLE_BUFFERS else SSL_MODE_RELEASE_BUFFERS))
         if protocol != _PROTOCOL_TLS_CLIENT:
             # (servers only: a client's sid_ctx must match that of the
             # sessions it resumes, and the ones OpenSSL makes from a TLS 1.3

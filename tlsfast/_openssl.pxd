@@ -316,6 +316,7 @@ cdef extern from "openssl/ssl.h" nogil:
     # SSL lifecycle
     SSL *SSL_new(SSL_CTX *ctx)
     void SSL_free(SSL *ssl)
+    int SSL_free_buffers(SSL *ssl)
     int SSL_set_fd(SSL *s, int fd)
     void SSL_set_bio(SSL *s, BIO *rbio, BIO *wbio)
     void SSL_set_connect_state(SSL *s)

@@ -123,6 +123,7 @@ cdef class _SSLConnection:
                                     int err, int ret, int saved_errno) except -100
     cdef Py_ssize_t _io_loop(self, int op, char *buf, size_t n, bint raise_want,
                              double deadline, size_t total) except -100
+    cdef void _idle(self) noexcept
     cdef Py_ssize_t _io_outcome(self, int op, int err, int ret, int saved_errno,
                                 bint raise_want) except -100
     cdef object _want_exception(self, int code)
