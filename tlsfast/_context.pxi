@@ -1034,8 +1034,25 @@ cdef class _SSLContext:
         if hostname is None:
             return None
         if isinstance(hostname, str):
+            if hostname.isascii() and _ascii_labels_fit(hostname):
+                # the IDNA codec returns such a name unchanged: skip the
+                # codec machinery (a fifth of wrap_socket's own work)
+                return hostname
             return hostname.encode("idna").decode("ascii")
         return hostname.decode("ascii")
+
+
+cdef bint _ascii_labels_fit(str name):
+    """Whether the IDNA codec takes ASCII ``name`` as it is: every label
+    but the last 1-63 characters, the last (empty after a final dot) at
+    most 63; otherwise the codec raises, with its own message."""
+    cdef Py_ssize_t start = 0, i, n = len(name)
+    for i in range(n + 1):
+        if i == n or name[i] == ".":
+            if i - start > 63 or (i - start == 0 and i != n):
+                return False
+            start = i + 1
+    return True
 
 
 cdef _SSLContext _core_of(object context):
