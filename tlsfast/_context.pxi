@@ -29,8 +29,9 @@ cdef bint _free_buffers_is_safe(unsigned long version) noexcept:
     return patch >= (14, 6, 2, 1)[minor]
 
 
-#: free the record buffers of idle connections (``_SSLConnection._idle``)
-#: instead of SSL_MODE_RELEASE_BUFFERS; the runtime libssl decides
+#: after the handshake, free the record buffers of idle connections
+#: (``_SSLConnection._idle``) instead of SSL_MODE_RELEASE_BUFFERS freeing
+#: them after every record; the runtime libssl decides
 cdef bint _FREE_IDLE_BUFFERS = _free_buffers_is_safe(OpenSSL_version_num())
 cdef bint _WARN_DEPRECATED = WARN_DEPRECATED
 cdef bint _CHECK_CONTEXT_SIDE = CHECK_CONTEXT_SIDE
@@ -294,15 +295,15 @@ cdef class _SSLContext:
             SSL_CTX_set_max_proto_version(self.ctx, pinned)
         else:  # PROTOCOL_TLS too, as the stdlib
             SSL_CTX_set_min_proto_version(self.ctx, TLS1_2_VERSION)
-        # Idle connections give their 16 KiB+ read and write buffers back,
-        # halving the memory of an idle one: the engine frees them when a
-        # connection goes idle (SSL_free_buffers, _connection.pxi) where
-        # OpenSSL's SSL_free_buffers is safe; elsewhere RELEASE_BUFFERS (as
-        # CPython) frees them after every record, a malloc/free pair per
-        # message (docs/design.rst, "Idle buffers")
+        # RELEASE_BUFFERS (as CPython): idle connections give their 16 KiB+
+        # read and write buffers back, halving the memory of an idle one.
+        # Where OpenSSL's SSL_free_buffers is safe, the engine clears the
+        # mode once the handshake is done and frees the buffers itself when
+        # a connection goes idle, instead of a malloc/free pair per record
+        # (_connection.pxi's _idle; docs/design.rst, "Idle buffers")
         SSL_CTX_set_mode(self.ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                          | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_AUTO_RETRY
-                         | (0 if _FREE_IDLE_BUFFERS else SSL_MODE_RELEASE_BUFFERS))
+                         | SSL_MODE_RELEASE_BUFFERS)
         if protocol != _PROTOCOL_TLS_CLIENT:
             # (servers only: a client's sid_ctx must match that of the
             # sessions it resumes, and the ones OpenSSL makes from a TLS 1.3
