@@ -12,8 +12,8 @@
  *   c_floor serve CERTDIR
  *       measured side; reads one command a line on stdin ("NAME key=value ..."),
  *       prints one JSON object a line on stdout.  Commands: info, recv_into64,
- *       wantread, record_kernel, stream_pair, handshake, membio_stream,
- *       membio_handshake, tcp_stream, pingpong, echo, memory.
+ *       wantread, record_kernel, stream_pair, handshake, handshake_resumed,
+ *       membio_stream, membio_handshake, tcp_stream, pingpong, echo, memory.
  *   c_floor peer-source CERTDIR PORT SIZE COUNT   TLS client sending COUNT messages
  *   c_floor peer-echo   CERTDIR PORT              TLS client echoing until close_notify
  *   c_floor peer-load   CERTDIR PORT CONNS TOTAL SIZE
@@ -23,6 +23,11 @@
  *                                                 the plain rows of bench/asyncio_echo.py
  *   c_floor peer-hold   CERTDIR PORT CONNS        opens CONNS connections, holds them
  *                                                 idle until stdin closes
+ *   c_floor peer-issue  CERTDIR PORT KEYHEX       connects, then acts as the TLS *server*
+ *                                                 with session ticket key KEYHEX (80 bytes,
+ *                                                 tlsfast's set_session_ticket_keys format):
+ *                                                 issues tickets, writes one byte, waits
+ *                                                 for the client to close
  *
  * Peers are the same program for every implementation (the Python ones
  * spawn them as well), so only the measured side changes.  Every workload
@@ -37,7 +42,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -162,6 +170,56 @@ static SSL_CTX *make_ctx(int server, const char *chain_name)
         X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(ctx),
                                         X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     }
+    return ctx;
+}
+
+/* Session ticket keys shared by several processes, in the layout of
+ * tlsfast's SSLContext.set_session_ticket_keys: a 16-byte name, a 32-byte
+ * HMAC-SHA256 secret, a 32-byte AES-256-CBC key.  Any two processes with
+ * the same key (and session id context) resume each other's tickets. */
+static unsigned char ticket_key[80];
+
+static int ticket_key_cb(SSL *s, unsigned char *key_name, unsigned char *iv,
+                         EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+    OSSL_PARAM params[3];
+    (void)s;
+    if (enc) {
+        if (RAND_bytes(iv, 16) != 1)
+            return -1;
+        memcpy(key_name, ticket_key, 16);
+    } else if (memcmp(key_name, ticket_key, 16)) {
+        return 0;
+    }
+    params[0] = OSSL_PARAM_construct_octet_string("key", ticket_key + 16, 32);
+    params[1] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_CTX_set_params(hctx, params) != 1)
+        return -1;
+    if (enc)
+        return EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, ticket_key + 48, iv) == 1 ? 1 : -1;
+    return EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, ticket_key + 48, iv) == 1 ? 1 : -1;
+}
+
+static void set_ticket_key_hex(const char *hex)
+{
+    size_t i;
+    if (strlen(hex) != 2 * sizeof ticket_key)
+        fail("a ticket key is 160 hex digits");
+    for (i = 0; i < sizeof ticket_key; i++)
+        if (sscanf(hex + 2 * i, "%2hhx", &ticket_key[i]) != 1)
+            fail("bad ticket key hex");
+}
+
+/* A server context (ECDSA) sealing tickets with ticket_key, with tlsfast's
+ * session id context, so tickets travel between it, other processes holding
+ * the same key and tlsfast servers holding it. */
+static SSL_CTX *make_keyed_server_ctx(void)
+{
+    SSL_CTX *ctx = make_ctx(1, "ecdsa.pem");
+    if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tlsfast", 7) != 1 ||
+        SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb) != 1)
+        fail("ticket key setup");
     return ctx;
 }
 
@@ -475,34 +533,49 @@ static void w_stream_pair(void)
     result(count, t0, t1, extra);
 }
 
+/* One handshake over a fresh socketpair, both ends here, client verifying
+ * and offering ``sess`` when not NULL; ``last``: check what was negotiated
+ * (and, with ``sess``, that both ends resumed it). */
+static void socketpair_handshake(SSL_CTX *sctx, SSL_SESSION *sess, int last)
+{
+    int fds[2];
+    SSL *c, *s;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds))
+        fail("socketpair");
+    set_nonblock(fds[0]);
+    set_nonblock(fds[1]);
+    c = new_client();
+    if (sess && SSL_set_session(c, sess) != 1)
+        fail("SSL_set_session");
+    s = new_server(sctx);
+    SSL_set_fd(c, fds[0]);
+    SSL_set_fd(s, fds[1]);
+    handshake_both(c, s);
+    if (last) {
+        check_conn(c);
+        check_conn(s);
+        if (sess && !(SSL_session_reused(c) && SSL_session_reused(s)))
+            fail("the session was not resumed");
+    }
+    /* freeing a client that sent no close_notify would mark the shared
+     * session not resumable; tlsfast and CPython 3.13+ mark it shut down
+     * first, as here */
+    SSL_set_shutdown(c, SSL_SENT_SHUTDOWN);
+    SSL_free(c);
+    SSL_free(s);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* Full handshakes over fresh socketpairs, both ends here, client verifying. */
 static void w_handshake(void)
 {
     char cert[32];
     long long count = param("count", 200), i;
     SSL_CTX *sctx = strcmp(param_str("cert", "ecdsa", cert, sizeof cert), "rsa") ? server_ecdsa : server_rsa;
-    int fds[2];
-    SSL *c, *s;
     stamp_t t0 = stamp(), t1;
-    for (i = 0; i < count; i++) {
-        if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds))
-            fail("socketpair");
-        set_nonblock(fds[0]);
-        set_nonblock(fds[1]);
-        c = new_client();
-        s = new_server(sctx);
-        SSL_set_fd(c, fds[0]);
-        SSL_set_fd(s, fds[1]);
-        handshake_both(c, s);
-        if (i == count - 1) {
-            check_conn(c);
-            check_conn(s);
-        }
-        SSL_free(c);
-        SSL_free(s);
-        close(fds[0]);
-        close(fds[1]);
-    }
+    for (i = 0; i < count; i++)
+        socketpair_handshake(sctx, NULL, i == count - 1);
     t1 = stamp();
     result(count, t0, t1, "");
 }
@@ -1303,6 +1376,92 @@ static void peer_hold(int port, long long conns)
     printf("{\"established\": %lld}\n", conns);
 }
 
+/* --- resumed handshakes ----------------------------------------------------- */
+
+/* peer-issue: connect to PORT, be the TLS server there with the shared
+ * ticket key (tickets go out with the handshake), write one byte so the
+ * client knows it has them, wait for the client to close. */
+static void peer_issue(int port, const char *keyhex)
+{
+    char b[1];
+    size_t n;
+    int fd = connect_tcp(port, 0);
+    SSL_CTX *ctx;
+    SSL *ssl;
+    set_ticket_key_hex(keyhex);
+    ctx = make_keyed_server_ctx();
+    ssl = new_server(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) != 1 || !SSL_write_ex(ssl, "t", 1, &n))
+        fail("peer-issue handshake");
+    SSL_read_ex(ssl, b, 1, &n);           /* until the client closes */
+    printf("{\"issued\": %d}\n", SSL_session_reused(ssl) ? 0 : 1);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+}
+
+/* A session from a full handshake with an issuer in another process
+ * (``c_floor peer-issue``), over TCP loopback: the measured side accepts
+ * the TCP connection and is the TLS client on it. */
+static SSL_SESSION *session_from_peer(const char *keyhex)
+{
+    char b[1], json[256];
+    size_t n;
+    int port, lfd = listen_tcp(&port, 4), fd;
+    peer_t peer = spawn_peer("peer-issue", port, keyhex, NULL, NULL, 0);
+    SSL *c;
+    SSL_SESSION *sess;
+    fd = accept(lfd, NULL, NULL);
+    if (fd < 0)
+        fail("accept");
+    c = new_client();
+    SSL_set_fd(c, fd);
+    if (SSL_connect(c) != 1 || !SSL_read_ex(c, b, 1, &n))
+        fail("handshake with peer-issue");
+    sess = SSL_get1_session(c);
+    SSL_set_shutdown(c, SSL_SENT_SHUTDOWN);
+    SSL_free(c);
+    close(fd);
+    close(lfd);
+    wait_peer(&peer, json, sizeof json);
+    return sess;
+}
+
+/* TLS 1.3 resumed handshakes (ticket, psk_dhe_ke) over fresh socketpairs,
+ * both ends here, the client offering one session every time.  keys=HEX:
+ * the session comes from another process holding the same ticket key, and
+ * this process's server opens it with that key; else from a first full
+ * handshake with this process's server (OpenSSL's own ticket key). */
+static void w_handshake_resumed(void)
+{
+    char keyhex[200];
+    long long count = param("count", 200), i;
+    SSL_CTX *sctx = server_ecdsa;
+    SSL_SESSION *sess;
+    int cross = param_str("keys", "", keyhex, sizeof keyhex)[0] != 0;
+    if (cross) {
+        set_ticket_key_hex(keyhex);
+        sctx = make_keyed_server_ctx();
+        sess = session_from_peer(keyhex);
+    } else {
+        pair_t p = make_pair(sctx);       /* drains the tickets */
+        sess = SSL_get1_session(p.c);
+        SSL_set_shutdown(p.c, SSL_SENT_SHUTDOWN);
+        free_pair(&p);
+    }
+    if (!sess || !SSL_SESSION_is_resumable(sess))
+        fail("no resumable session");
+    stamp_t t0 = stamp(), t1;
+    for (i = 0; i < count; i++)
+        socketpair_handshake(sctx, sess, i == count - 1);
+    t1 = stamp();
+    SSL_SESSION_free(sess);
+    if (cross)
+        SSL_CTX_free(sctx);
+    result(count, t0, t1, "");
+}
+
 /* --- main ------------------------------------------------------------------- */
 
 static void w_info(void)
@@ -1322,6 +1481,7 @@ static const struct { const char *name; void (*fn)(void); } commands[] = {
     {"record_kernel", w_record_kernel},
     {"stream_pair", w_stream_pair},
     {"handshake", w_handshake},
+    {"handshake_resumed", w_handshake_resumed},
     {"membio_stream", w_membio_stream},
     {"membio_handshake", w_membio_handshake},
     {"tcp_stream", w_tcp_stream},
@@ -1373,6 +1533,8 @@ int main(int argc, char **argv)
     }
     else if (!strcmp(argv[1], "peer-hold") && argc >= 5)
         peer_hold(port, atoll(argv[4]));
+    else if (!strcmp(argv[1], "peer-issue") && argc >= 5)
+        peer_issue(port, argv[4]);
     else
         fail("bad arguments");
     fflush(stdout);

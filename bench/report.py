@@ -274,122 +274,19 @@ def to_json(results, env, args):
                       default=str)
 
 
-DOC_HEADER = """\
-# Benchmarks
+def doc_header(path):
+    """The hand-written part of ``docs/benchmarks.md`` (``path``): the text
+    before its ``## Latest run`` section, kept as it is when the run is
+    rewritten."""
+    with open(path) as f:
+        text = f.read()
+    head, sep, _ = text.partition(LATEST_RUN)
+    if not sep:
+        raise ValueError(f"{path}: no {LATEST_RUN.strip()!r} section to rewrite")
+    return head
 
-tlsfast exists to make TLS on non-blocking Python event loops cost close to
-what it costs in C.  The suite in `bench/` runs the same workloads on five
-implementations -- tlsfast (c), tlsfast (python), the stdlib `ssl`,
-pyOpenSSL and a **C floor** (`bench/c_floor.c`, straight libssl) -- with
-identical TLS settings, message sizes, counts and socket types, so every
-Python figure can be read as a ratio to C on the same machine.
 
-Run it from a source checkout:
-
-```
-make bench                                # the full run (~25 min), venv + extras
-python -m bench --quick           # ~3 min
-python -m bench --only 'echo*' --reps 5 --out /tmp/bench
-python -m bench --list            # the workloads
-```
-
-Results go to `bench/results/` (JSON, Markdown, PNG); `--update-docs`
-rewrites this page from the run.
-
-## Method
-
-* **Same work everywhere.**  TLS 1.3 only, one cipher suite, one group, the
-  client verifying a trustme CA and the host name; the same message sizes,
-  counts, buffers (64 KiB reads) and socket types; the same OpenSSL modes on
-  the measured side (`SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER` and
-  `SSL_MODE_RELEASE_BUFFERS`, which CPython's `_ssl` and tlsfast set: record
-  buffers are freed whenever they empty).  Each implementation uses
-  its natural non-blocking API: tlsfast its fast path (`try_recv_into`,
-  `try_send`, `try_do_handshake`, except in rows naming `recv_into` or the
-  exception path), the stdlib and pyOpenSSL their want-read/want-write
-  exceptions.  Peers in other processes are the same C program for every
-  implementation (`c_floor peer-*`), built to be cheaper than the measured
-  side.
-* **Interleaved.**  Each repetition runs every workload once per
-  implementation, round-robin, the order rotated each repetition; ratios are
-  computed within a repetition, and the report gives medians over
-  repetitions.
-* **Wall and CPU.**  Wall time per operation is the headline; the measured
-  process's CPU time (`process_time` / `CLOCK_PROCESS_CPUTIME_ID`) is kept
-  beside it, which is what to read on a busy machine.
-* **Honest.**  Every workload checks what it measured -- bytes received equal
-  bytes sent, echoes compared, handshakes counted and the negotiated version
-  and cipher suite checked -- and a failed check removes the figure and is
-  reported as an error.
-* **Caveat.**  pyOpenSSL runs on `cryptography`'s bundled OpenSSL, which is
-  not the system one the other four use (see the environment table): its
-  figures mix the binding's cost with a different OpenSSL's.
-
-## Reading the figures
-
-* A ratio is *cost* over the C floor's cost: wall (or CPU) time per
-  operation, or bytes per connection.  1.00 is C; 1.15 means 15 % more time
-  per message (13 % fewer messages per second).
-* The C floor is the same work without Python, not a limit: a faster OpenSSL
-  (pyOpenSSL's) can go below it.
-* Per-call rows (`recv_into64`, `wantread_*`) measure the binding itself;
-  rows that cross the kernel (`record_kernel`, streams, ping-pong, echo) are
-  mostly syscalls and crypto, so their ratios sit closer to 1.
-* The echo rows share two cores between the measured server and the C load
-  generator; the C floor's echo server can be faster than the load
-  generator drives it, so read its CPU column too.
-* On a busy machine wall-time ratios spread (the load averages are in the
-  run's header); the CPU-time ratios and repeated runs are the check.  For a
-  load-independent cross-check, compare `valgrind --tool=callgrind`
-  instruction counts of the same loop in C and in Python (two loop lengths,
-  subtracted, so start-up cancels out).
-
-## asyncio transports (`bench/asyncio_echo.py`)
-
-A separate script, not part of `python -m bench` (its rows need uvloop and
-aiofastnet, both in the `bench` extra, and it runs event loops rather than
-the suite's workloads):
-
-```
-python bench/asyncio_echo.py --scenarios same,process,process1000 --reps 5 --trips 2000 \\
-    --json bench/results/asyncio_echo.json --plot bench/results/asyncio_echo.png
-python bench/asyncio_echo.py --profile same/asyncio/protocol/tlsfast-c     # cProfile
-python bench/asyncio_echo.py --certs DIR --trips N --repeat-config CONFIG  # for callgrind
-```
-
-* **What.**  1 KiB echo round trips, one message in flight per connection,
-  TLS 1.3 with the settings above.  Transports, each on stock asyncio and on
-  uvloop: tlsfast's (`tlsfast.asyncio`, compiled implementation), the
-  loop's own SSL transport with a stdlib context (`stdlib`), aiofastnet's
-  (its entry points, same stdlib context), and plain TCP (the loop's own
-  transport).  APIs: `Protocol` (`data_received`), `BufferedProtocol`,
-  streams.
-* **Where the client is.**  `same`: client and server in the same loop, one
-  connection (times from `perf_counter_ns` after 200 unmeasured trips).
-  `process`: the Python process is the server only; the client is the C
-  floor's load generator in another process (`c_floor peer-load`, or
-  `peer-load-plain` for the plain rows), one connection.  `process1000`:
-  the same with 1,000 connections.  In the process scenarios the time is
-  the generator's, from its last handshake to its last echo, and the C
-  floor's own epoll echo server (`c_floor serve`, command `echo`) gets the
-  same generator as a reference row.
-* **Ratios within a repetition**, the order of configurations rotated each
-  repetition; medians over repetitions: this ÷ plain on the same loop and
-  API, asyncio+stdlib ÷ this (the speed-up over the loop's SSL transport),
-  aiofastnet ÷ this (≥ 1: faster than aiofastnet), this ÷ the C floor.
-* **Instructions.**  The wall figures move with the machine's load (2 shared
-  cores).  `--certs DIR --repeat-config CONFIG --trips N` under
-  `valgrind --tool=callgrind` with N = 1,000 and 3,000, subtracted and
-  divided by 2,000, gives user-space instructions per round trip that the
-  load does not move (the kernel's share is not counted: the syscall
-  counts per round trip, checked with `strace -c`, are the same for
-  tlsfast and aiofastnet).
-
-Figures: see the *Performance* section of the asyncio page (docs/asyncio.rst),
-and `docs/_static/asyncio_echo.json` / `asyncio_echo.png` for the latest
-published run.
-
-"""
+LATEST_RUN = "## Latest run\n"
 
 
 def write_outputs(results, env, args, out_dir, command, update_docs=False):
@@ -417,7 +314,9 @@ def write_outputs(results, env, args, out_dir, command, update_docs=False):
         if has_png:
             shutil.copyfile(paths["png"], os.path.join(static, "benchmarks.png"))
         md_docs = markdown(results, env, command, "_static/benchmarks.png" if has_png else None)
-        with open(os.path.join(docs, "benchmarks.md"), "w") as f:
-            f.write(DOC_HEADER + "## Latest run\n\n" + md_docs)
+        page = os.path.join(docs, "benchmarks.md")
+        header = doc_header(page)
+        with open(page, "w") as f:
+            f.write(header + LATEST_RUN + "\n" + md_docs)
         paths["docs"] = os.path.join(docs, "benchmarks.md")
     return paths

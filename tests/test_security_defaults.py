@@ -408,6 +408,25 @@ def test_idna_hostname_in_sni_and_attribute(impl, net, name_certs):
     assert out["server_hostname"] == "xn--bcher-kva.example"
 
 
+@pytest.mark.parametrize("hostname", [
+    "localhost", "Example.COM", "a.b.c.", "x" * 63 + ".test", "127.0.0.1", "bücher.example",
+    "", ".lead", "a..b", "x" * 64, "a." + "y" * 64])
+def test_server_hostname_encoded_as_the_stdlib(impl, hostname):
+    """``server_hostname`` as the stdlib stores it (IDNA A-label; an ASCII
+    name as given), and the same exception type for a name the IDNA codec
+    rejects (an empty or over-long label)."""
+    def attempt(mod):
+        ctx = mod.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        with socket.socket() as raw:
+            try:
+                with ctx.wrap_socket(raw, server_hostname=hostname,
+                                     do_handshake_on_connect=False) as tls:
+                    return tls.server_hostname
+            except Exception as exc:  # noqa: BLE001 - compared below
+                return type(exc)
+    assert attempt(impl) == attempt(ssl)
+
+
 @pytest.mark.parametrize("hostname", ["127.0.0.1", "::1"])
 def test_ip_hostname_sends_no_sni(impl, net, name_certs, hostname):
     cert = "ip:127.0.0.1" if "." in hostname else "ip:::1"

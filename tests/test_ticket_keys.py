@@ -69,10 +69,12 @@ def servers(certs):
 
 def _visit(ctx, port, session=None):
     """Connect, read the server's verdict (which also brings the TLS 1.3
-    ticket), return (verdict, session)."""
+    ticket), return (verdict, session); the client must agree with the
+    server on whether the session was resumed."""
     with socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT) as raw:
         with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
             verdict = tls.recv(6)
+            assert tls.session_reused is (verdict == b"reused")
             tls.sendall(b"x")
             return verdict, tls.session
 

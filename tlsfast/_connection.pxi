@@ -554,6 +554,8 @@ cdef class _SSLConnection:
                     self.shutdown_zeros += 1
                     if self.shutdown_zeros < 2:
                         continue
+                if op == OP_HANDSHAKE:
+                    self._idle(False)
                 self.wanted = 0
                 return <Py_ssize_t>done if (op == OP_READ or op == OP_PEEK) else 0
             if (err == SSL_ERROR_WANT_READ or err == SSL_ERROR_WANT_WRITE) and (
@@ -564,9 +566,42 @@ cdef class _SSLConnection:
                     # rest waits for ``code``'s event
                     self.wanted = code
                     return <Py_ssize_t>total
+                if code == _WANT_READ and (op == OP_READ or op == OP_PEEK):
+                    self._idle(True)
                 self._wait(code, deadline, op)
                 continue
             return self._io_outcome(op, err, ret, saved_errno, raise_want)
+
+    @cython.final
+    cdef inline void _idle(self, bint waiting) noexcept:
+        """The connection waits for its peer (a read found nothing, or the
+        handshake just ended): give its record buffers back, 16 KiB+ each
+        way.  The first time, the handshake being done, turn
+        SSL_MODE_RELEASE_BUFFERS off (it stays on during the handshake, so
+        connections in the middle of one hold no buffers between flights):
+        from now on the buffers stay while data flows.  SSL_free_buffers keeps them while a record is partly read or
+        written, or decrypted data is unread.  A non-blocking read that
+        finds nothing *again*, no byte read or written since the last free
+        (an event loop polling an idle connection), leaves the read buffer
+        OpenSSL set up for it until the next idle point: SSL_free_buffers
+        walks all 32 record slots, more than the poll itself costs.
+        ``waiting``: a blocking read is about to sleep in poll(); free in
+        any case."""
+        cdef uint64_t nread, nwritten
+        if not _FREE_IDLE_BUFFERS or not SSL_is_init_finished(self.ssl):
+            return
+        if not self.data_phase:
+            SSL_clear_mode(self.ssl, SSL_MODE_RELEASE_BUFFERS)
+            self.data_phase = True
+        nread = BIO_number_read(SSL_get_rbio(self.ssl))
+        nwritten = BIO_number_written(SSL_get_wbio(self.ssl))
+        if self.idled and not waiting and nread == self.idle_read \
+                and nwritten == self.idle_written:
+            return
+        if SSL_free_buffers(self.ssl):
+            self.idled = True
+            self.idle_read = nread
+            self.idle_written = nwritten
 
     @cython.final
     cdef Py_ssize_t _io_outcome(self, int op, int err, int ret, int saved_errno,
@@ -580,6 +615,8 @@ cdef class _SSLConnection:
         if err == SSL_ERROR_WANT_READ or err == SSL_ERROR_WANT_WRITE:
             code = _WANT_READ if err == SSL_ERROR_WANT_READ else _WANT_WRITE
             self.wanted = code
+            if code == _WANT_READ and (op == OP_READ or op == OP_PEEK):
+                self._idle(False)
             if raise_want:
                 ERR_clear_error()
                 raise self._want_exception(code)

@@ -13,6 +13,26 @@ cdef extern from *:
 
 # the per-version choices of tlsfast._common, as C values
 cdef bytes _DEFAULT_CIPHERS = DEFAULT_CIPHERS.encode("ascii")
+
+
+cdef bint _free_buffers_is_safe(unsigned long version) noexcept:
+    """Whether OpenSSL ``version`` (``OpenSSL_version_num()``, 0xMNN00PP0)
+    has the fix for CVE-2024-4741 (SSL_free_buffers freeing a buffer still
+    in use): 3.0.14, 3.1.6, 3.2.2, 3.3.1 and every later release."""
+    cdef unsigned long major = version >> 28
+    cdef unsigned long minor = (version >> 20) & 0xff
+    cdef unsigned long patch = (version >> 4) & 0xff
+    if major != 3:
+        return major > 3
+    if minor >= 4:
+        return True
+    return patch >= (14, 6, 2, 1)[minor]
+
+
+#: after the handshake, free the record buffers of idle connections
+#: (``_SSLConnection._idle``) instead of SSL_MODE_RELEASE_BUFFERS freeing
+#: them after every record; the runtime libssl decides
+cdef bint _FREE_IDLE_BUFFERS = _free_buffers_is_safe(OpenSSL_version_num())
 cdef bint _WARN_DEPRECATED = WARN_DEPRECATED
 cdef bint _CHECK_CONTEXT_SIDE = CHECK_CONTEXT_SIDE
 cdef bint _OPTIONS_SIGNED = OPTIONS_SIGNED
@@ -276,7 +296,11 @@ cdef class _SSLContext:
         else:  # PROTOCOL_TLS too, as the stdlib
             SSL_CTX_set_min_proto_version(self.ctx, TLS1_2_VERSION)
         # RELEASE_BUFFERS (as CPython): idle connections give their 16 KiB+
-        # read and write buffers back, halving the memory of an idle one
+        # read and write buffers back, halving the memory of an idle one.
+        # Where OpenSSL's SSL_free_buffers is safe, the engine clears the
+        # mode once the handshake is done and frees the buffers itself when
+        # a connection goes idle, instead of a malloc/free pair per record
+        # (_connection.pxi's _idle; docs/design.rst, "Idle buffers")
         SSL_CTX_set_mode(self.ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                          | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_AUTO_RETRY
                          | SSL_MODE_RELEASE_BUFFERS)
@@ -1011,8 +1035,25 @@ cdef class _SSLContext:
         if hostname is None:
             return None
         if isinstance(hostname, str):
+            if hostname.isascii() and _ascii_labels_fit(hostname):
+                # the IDNA codec returns such a name unchanged: skip the
+                # codec machinery (a fifth of wrap_socket's own work)
+                return hostname
             return hostname.encode("idna").decode("ascii")
         return hostname.decode("ascii")
+
+
+cdef bint _ascii_labels_fit(str name):
+    """Whether the IDNA codec takes ASCII ``name`` as it is: every label
+    but the last 1-63 characters, the last (empty after a final dot) at
+    most 63; otherwise the codec raises, with its own message."""
+    cdef Py_ssize_t start = 0, i, n = len(name)
+    for i in range(n + 1):
+        if i == n or name[i] == ".":
+            if i - start > 63 or (i - start == 0 and i != n):
+                return False
+            start = i + 1
+    return True
 
 
 cdef _SSLContext _core_of(object context):

@@ -86,7 +86,14 @@ class SSLSocket(_StdlibSSLSocket):
             raise NotImplementedError("only stream sockets are supported")
         _check_wrap_args(_core_of(context)._check_hostname, server_side, server_hostname,
                          session)
-        kwargs = dict(family=sock.family, type=sock.type, proto=sock.proto, fileno=sock.fileno())
+        if isinstance(sock, _c_socket.socket):
+            # the plain ints: socket.socket's family / type properties build
+            # an enum member each (a tenth of wrap_socket's own work)
+            kwargs = dict(family=_SOCKET_FAMILY.__get__(sock), type=_SOCKET_TYPE.__get__(sock),
+                          proto=sock.proto, fileno=sock.fileno())
+        else:
+            kwargs = dict(family=sock.family, type=sock.type, proto=sock.proto,
+                          fileno=sock.fileno())
         self = cls.__new__(cls, **kwargs)
         _socket_socket.__init__(self, **kwargs)
         sock_timeout = sock.gettimeout()

@@ -41,6 +41,9 @@ if not issubclass(_StdlibSSLSocket, _c_socket.socket):
     # tlsfast cannot drive; the plain socket it is then (docs/gevent.rst)
     _StdlibSSLSocket = _StdlibSocket
 cdef object _socket_socket = _StdlibSocket
+# the C-level getters behind socket.socket's family / type properties
+cdef object _SOCKET_FAMILY = _c_socket.socket.family
+cdef object _SOCKET_TYPE = _c_socket.socket.type
 cdef object _socket_timeout = socket.timeout
 cdef int _MSG_PEEK = socket.MSG_PEEK
 

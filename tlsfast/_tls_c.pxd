@@ -109,6 +109,9 @@ cdef class _SSLConnection:
     cdef bint busy                # an SSL_* call is in progress
     cdef unsigned long busy_thread
     cdef int shutdown_zeros
+    cdef bint data_phase          # RELEASE_BUFFERS cleared after the handshake (_idle)
+    cdef bint idled               # buffers freed at the last idle point (_idle)
+    cdef uint64_t idle_read, idle_written   # the transport's byte counts then
     cdef unsigned long writer       # thread owning the write side (0: none)
     cdef unsigned long handshaker   # thread driving the handshake (0: none)
     cdef object _incoming, _outgoing   # BIO mode: keep the Python BIO objects alive
@@ -145,6 +148,7 @@ cdef class _SSLConnection:
                                     int err, int ret, int saved_errno) except -100
     cdef Py_ssize_t _io_loop(self, int op, char *buf, size_t n, bint raise_want,
                              double deadline, size_t total) except -100
+    cdef void _idle(self, bint waiting) noexcept
     cdef Py_ssize_t _io_outcome(self, int op, int err, int ret, int saved_errno,
                                 bint raise_want) except -100
     cdef object _want_exception(self, int code)
