@@ -529,6 +529,14 @@ def _is_empty(data):
         return not view.nbytes
 
 
+def _buffer_nbytes(buffer):
+    """The size of the bytes-like ``buffer`` in bytes."""
+    if type(buffer) is bytearray:
+        return len(buffer)
+    with memoryview(buffer) as view:
+        return view.nbytes
+
+
 def _check_nbytes(buffer, nbytes):
     """Raise ``ValueError`` when ``nbytes`` is larger than the writable
     ``buffer`` (in bytes), as ``socket.recv_into`` does."""
@@ -660,9 +668,14 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     #   ``shutdown``, ``detach``.
     # * The uncontended path costs what the stdlib's does: ``recv_into`` /
     #   ``recv`` / ``read`` / ``send`` / ``write`` after the handshake make
-    #   one call into ``_sslobj`` under the lock (``_tlsfast_read`` /
-    #   ``_tlsfast_write``) and take the general path (``_tlsfast_run``:
-    #   deadlines, ``poll()``) only when that call has to wait.
+    #   one call into ``_sslobj`` in the turn (``recv_into`` itself: one
+    #   Python frame, as the stdlib's costs; ``_tlsfast_write``) and take
+    #   the general path (``_tlsfast_run``: deadlines, ``poll()``) only when
+    #   that call has to wait.  That call must not run Python code that
+    #   asks for the turn again (``_Turn``): before the handshake completed
+    #   (an ``sni_callback`` runs inside the SSL_read that drives a server's
+    #   handshake) everything takes the general path, whose turn is
+    #   reentrant.
     # * ``_tlsfast_wr`` keeps writers in turn (a write waiting for the
     #   transport has a record half sent, which another write would corrupt).
     # * ``_tlsfast_hs`` lets one thread drive the handshake; a read or
@@ -883,36 +896,16 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
 
         Raises ``ValueError`` once closed or unwrapped, the want errors on
         a non-blocking socket, ``socket.timeout``, ``ssl.SSLError``."""
-        if self._tlsfast_done and len > 0:
-            return self._tlsfast_read(len, buffer)
+        if buffer is None and self._tlsfast_done and len > 0 and self._sslobj is not None:
+            return self._tlsfast_read_bytes(len)
         return self._tlsfast_read_wait(len, buffer)
 
-    def _tlsfast_read(self, len, buffer):
-        """``read(len, buffer)`` once the handshake completed: one call
-        into the SSL* in the turn (``_Turn``: no Python code may run inside
-        it that asks for the turn again); the general path only if that
-        call has to wait (or there is no TLS layer)."""
-        token = self._tlsfast_token
-        try:
-            token.pop()
-        except IndexError:      # taken: the general path waits for the turn
-            return self._tlsfast_read_wait(len, buffer)
-        try:
-            sslobj = self._sslobj
-            if sslobj is not None and self._tlsfast_nb:
-                if buffer is None:
-                    return sslobj.read(len)
-                return sslobj.read(len, buffer)
-        except (SSLWantReadError, SSLWantWriteError):
-            if self._tlsfast_timeout == 0.0:
-                raise
-        except SSLError as exc:
-            if exc.args[0] == _ssl.SSL_ERROR_EOF and self.suppress_ragged_eofs:
-                return b"" if buffer is None else 0
-            raise
-        finally:
-            token.append(True)
-        return self._tlsfast_read_wait(len, buffer)
+    def _tlsfast_read_bytes(self, len):
+        # read(len) / recv(len) once the handshake completed: recv_into's
+        # fast path, into a new buffer
+        buffer = bytearray(len)
+        del buffer[self.recv_into(buffer, len):]
+        return bytes(buffer)
 
     def _tlsfast_read_wait(self, len, buffer):
         # read()'s general path: the handshake first, deadlines, waits
@@ -942,8 +935,8 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         return self._tlsfast_write_wait(data)
 
     def _tlsfast_write(self, data):
-        """``write(data)`` once the handshake completed (as
-        ``_tlsfast_read``): one call into the SSL* in the turn, the general
+        """``write(data)`` once the handshake completed (as ``recv_into``):
+        one call into the SSL* in the turn, the general
         path only if that call has to wait (or there is no TLS layer).  A
         blocking or timeout writer first takes the writers' turn, without
         waiting for it (a writer that waits for the transport has a record
@@ -1033,14 +1026,11 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     def _tls_handshake(self):
         self.do_handshake()
 
-    # the fast path's hooks: once the handshake completed, one call into
-    # the SSL* in the turn (waiting only if that call has to); before it,
-    # read() / write(), whose turn is reentrant (an sni_callback runs
-    # inside the SSL_read that drives a server's handshake, and may ask
-    # this socket questions)
+    # the fast path's hooks: once the handshake completed, recv_into's /
+    # write's fast path; before it, read() / write() (see the class comment)
     def _tls_read(self, nbytes, buffer):
         if self._tlsfast_done:
-            return self._tlsfast_read(nbytes, buffer)
+            return self.recv_into(buffer, nbytes if nbytes > 0 else _buffer_nbytes(buffer))
         return self.read(nbytes, buffer)
 
     def _tls_write(self, data):
@@ -1054,8 +1044,8 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     def recv(self, buflen=1024, flags=0):
         """``ssl.SSLSocket.recv``; ``socket.MSG_PEEK`` raises
         ``NotImplementedError`` (the compiled implementation supports it)."""
-        if not flags and self._tlsfast_done and self._sslobj is not None and buflen > 0:
-            return self._tlsfast_read(buflen, None)
+        if not flags and self._tlsfast_done and buflen > 0:
+            return self._tlsfast_read_bytes(buflen)
         if flags == _socket.MSG_PEEK and self._sslobj is not None:
             self._peek_flag()
         return super().recv(buflen, flags)
@@ -1064,14 +1054,32 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         """``ssl.SSLSocket.recv_into``, except that ``nbytes`` larger than the
         buffer raises ``ValueError`` (as ``socket.recv_into`` does) where the
         stdlib silently reads less; same in both implementations."""
-        if not flags and self._tlsfast_done and self._sslobj is not None:
+        # the per-message path (see the class comment), written out here:
+        # one Python frame between the caller and SSL_read
+        if not flags and self._tlsfast_done and buffer:
             if nbytes is None:
-                if buffer:      # ssl.SSLSocket.recv_into's default
-                    return self._tlsfast_read(len(buffer), buffer)
-            elif nbytes > 0:
-                if type(buffer) is not bytearray or nbytes > len(buffer):
-                    _check_nbytes(buffer, nbytes)
-                return self._tlsfast_read(nbytes, buffer)
+                nbytes = len(buffer)        # ssl.SSLSocket.recv_into's default
+            elif type(buffer) is not bytearray or nbytes > len(buffer):
+                _check_nbytes(buffer, nbytes)
+            token = self._tlsfast_token
+            try:
+                token.pop()
+            except IndexError:      # taken: the general path waits for the turn
+                return self._tlsfast_read_wait(nbytes, buffer)
+            try:
+                sslobj = self._sslobj
+                if sslobj is not None and self._tlsfast_nb and nbytes > 0:
+                    return sslobj.read(nbytes, buffer)
+            except (SSLWantReadError, SSLWantWriteError):
+                if self._tlsfast_timeout == 0.0:
+                    raise
+            except SSLError as exc:
+                if exc.args[0] == _ssl.SSL_ERROR_EOF and self.suppress_ragged_eofs:
+                    return 0
+                raise
+            finally:
+                token.append(True)
+            # has to wait, no TLS layer, or nbytes <= 0: the general path
         if flags == _socket.MSG_PEEK and self._sslobj is not None:
             self._peek_flag()
         if self._sslobj is not None and nbytes:
