@@ -223,14 +223,18 @@ class _FastPathMixin:
     Each ``try_*`` method makes one call through a hook (``_tls_handshake``,
     ``_tls_read``, ``_tls_write``, ``_tls_shutdown``) and turns the want
     exceptions into ``WANT_READ`` / ``WANT_WRITE`` (``_tlsfast_failed``).
-    The defaults call the C-level ``self._sslobj``; an ``SSLObject`` has
-    its ``_tls_read`` / ``_tls_write`` bound to it (no Python frame between
-    ``try_recv_into`` and ``SSL_read``); the socket goes through its
-    serialised methods (one locked call when nothing has to wait).
+    The defaults call the C-level ``self._sslobj``; ``try_recv_into`` /
+    ``try_send`` of an ``SSLObject`` call it without a hook
+    (``_tlsfast_direct``: no Python frame between them and ``SSL_read``);
+    the socket goes through its serialised methods (one call in its turn
+    when nothing has to wait).
     """
 
     # selectors mask the last try_* call waits for (instance attribute once set)
     _wanted_events = 0
+    # the C-level object try_recv_into / try_send may call without a hook
+    # (an instance attribute: SSLObject sets it, SSLSocket sets None)
+    _tlsfast_direct = None
 
     # -- hooks (SSLObject uses these defaults: its _sslobj is never None) --
     def _tls_handshake(self):
@@ -337,7 +341,9 @@ class _FastPathMixin:
         if nbytes > 0 and (type(buffer) is not bytearray or nbytes > len(buffer)):
             _check_nbytes(buffer, nbytes)
         try:
-            result = self._tls_read(nbytes, buffer)
+            sslobj = self._tlsfast_direct
+            result = (sslobj.read(nbytes, buffer) if sslobj is not None
+                      else self._tls_read(nbytes, buffer))
         except BaseException as exc:
             return self._tlsfast_failed(exc, True)
         self._wanted_events = 0
@@ -364,7 +370,8 @@ class _FastPathMixin:
         plain-text send, this refuses, like ``SSLSocket.write``).
         """
         try:
-            result = self._tls_write(data)
+            sslobj = self._tlsfast_direct
+            result = sslobj.write(data) if sslobj is not None else self._tls_write(data)
         except BaseException as exc:
             return self._tlsfast_failed(exc, False)
         self._wanted_events = 0
@@ -698,6 +705,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         self._tlsfast_timeout = _UNSET      # the user's; _UNSET: the socket's own
         self._tlsfast_nb = False            # the real timeout is 0.0
         self._tlsfast_done = False          # the handshake completed once
+        self._tlsfast_direct = None         # try_* go through _tls_read / _tls_write
         return self
 
     # -- context and session: checked when assigned, also before connect() -----
@@ -1101,10 +1109,9 @@ class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLObject):
     @classmethod
     def _create(cls, *args, **kwargs):
         self = super()._create(*args, **kwargs)
-        # the fast path's hooks, straight to the C-level object (an
-        # SSLObject's never changes): no Python frame between try_* and it
-        sslobj = self._sslobj
-        self._tls_read, self._tls_write = sslobj.read, sslobj.write
+        # try_recv_into / try_send call it directly (an SSLObject's C-level
+        # object never changes): no Python frame between them and SSL_read
+        self._tlsfast_direct = self._sslobj
         return self
 
     if _sys.version_info < (3, 10):
