@@ -582,6 +582,9 @@ OP_SHUTDOWN = _Op(_CSSLSocket.shutdown, None, "No SSL wrapper around {}")
 
 _real_sleep = stdlib_original(_time, "sleep")
 
+#: SSLSocket._tlsfast_token before the handshake completed (always empty)
+_NO_TOKEN_YET = []
+
 
 class _Turn:
     """Who may call into one SSL*: a reentrant lock whose uncontended
@@ -699,7 +702,10 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         # state starts here, before _create's handshake needs it
         self = super().__new__(cls, *args, **kwargs)
         self._tlsfast_io = turn = _Turn()
-        self._tlsfast_token = turn.token    # its uncontended path
+        # the turn's uncontended path, from the handshake's end on (until
+        # then an empty list: every pop fails, every call takes the general
+        # path; nothing is ever appended to it)
+        self._tlsfast_token = _NO_TOKEN_YET
         self._tlsfast_wr = _threading.RLock()
         self._tlsfast_hs = _threading.RLock()
         self._tlsfast_timeout = _UNSET      # the user's; _UNSET: the socket's own
@@ -874,7 +880,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         try:
             with self._tlsfast_hs:
                 self._tlsfast_run(OP_HANDSHAKE, timeout)
-                self._tlsfast_done = True
+                self._tlsfast_handshake_done()
         finally:
             # as the stdlib, which restores the timeout here: a descriptor
             # closed under the socket raises OSError(EBADF)
@@ -882,6 +888,10 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
                 timeout = self.gettimeout()
                 _StdlibSocket.settimeout(self, timeout)
                 self._tlsfast_nb = timeout == 0.0
+
+    def _tlsfast_handshake_done(self):
+        self._tlsfast_done = True
+        self._tlsfast_token = self._tlsfast_io.token
 
     def _handshake_first(self):
         # (a fatal error puts OpenSSL back "in init": version() is None
@@ -892,7 +902,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             sslobj = self._sslobj
             done = sslobj is not None and sslobj.version() is not None
         if done:
-            self._tlsfast_done = True
+            self._tlsfast_handshake_done()
         elif self.gettimeout() != 0.0:
             self.do_handshake()
 
@@ -1064,7 +1074,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         stdlib silently reads less; same in both implementations."""
         # the per-message path (see the class comment), written out here:
         # one Python frame between the caller and SSL_read
-        if not flags and self._tlsfast_done and buffer:
+        if not flags and buffer:
             if nbytes is None:
                 nbytes = len(buffer)        # ssl.SSLSocket.recv_into's default
             elif type(buffer) is not bytearray or nbytes > len(buffer):
@@ -1072,8 +1082,8 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             token = self._tlsfast_token
             try:
                 token.pop()
-            except IndexError:      # taken: the general path waits for the turn
-                return self._tlsfast_read_wait(nbytes, buffer)
+            except IndexError:      # taken, or no handshake yet: the general path
+                return self._tlsfast_recv_into(buffer, nbytes, flags)
             try:
                 sslobj = self._sslobj
                 if sslobj is not None and self._tlsfast_nb and nbytes > 0:
@@ -1088,6 +1098,10 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             finally:
                 token.append(True)
             # has to wait, no TLS layer, or nbytes <= 0: the general path
+        return self._tlsfast_recv_into(buffer, nbytes, flags)
+
+    def _tlsfast_recv_into(self, buffer, nbytes, flags):
+        # recv_into's general path: ssl.SSLSocket's (through read())
         if flags == _socket.MSG_PEEK and self._sslobj is not None:
             self._peek_flag()
         if self._sslobj is not None and nbytes:
