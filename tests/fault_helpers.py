@@ -784,9 +784,12 @@ def scenario_stress(impl, cfg, seconds=2.0, version=None):
             if stop.is_set():
                 break
             chunk = bytes([i & 0xFF]) * rng.choice((1, 300, 5000, 16384, 70000))
-            client.sendall(chunk)
+            # counted before it is sent: the receiver may get the echo of
+            # the last chunk before this thread runs again, and must not
+            # then wait for more
             sent.update(chunk)
             counts["sent"] += len(chunk)
+            client.sendall(chunk)
         counts["sender_done"] = True
 
     def receiver():

@@ -1,5 +1,7 @@
 """SNI callbacks (context switching, alerts) and ALPN negotiation."""
 
+import select
+import socket
 import ssl
 import sys
 
@@ -129,3 +131,57 @@ def test_alpn(impl, net, client_ctx, server_ctx, role, version,
     client, server = net.tls_pair(cctx, sctx)
     assert client.selected_alpn_protocol() == expected
     assert server.selected_alpn_protocol() == expected
+
+
+@pytest.mark.parametrize("path", ["try_recv_into", "recv_into", "blocking recv"])
+def test_sni_callback_asks_the_socket_while_a_read_drives_the_handshake(
+        impl, net, client_ctx, server_ctx, path):
+    """No handshake call: the server's first read drives the handshake, and
+    the sni_callback (run inside that SSL_read) asks the socket questions
+    -- which must not wait for the read that runs it (the pure-Python
+    twin's per-message path holds its turn inside the call)."""
+    sctx = server_ctx(impl)
+    answers = []
+
+    def callback(sslsock, server_name, context):
+        answers.append((sslsock.pending(), sslsock.version(), sslsock.cipher(),
+                        sslsock.selected_alpn_protocol()))
+
+    sctx.sni_callback = callback
+    a, b = socket.socketpair()
+    net.track(a), net.track(b)
+    server = net.track(sctx.wrap_socket(b, server_side=True, do_handshake_on_connect=False))
+
+    def client_side():
+        client = client_ctx(ssl).wrap_socket(a, server_hostname="localhost")
+        client.sendall(b"first")
+        return client
+
+    peer = net.peer(client_side)
+    buf = bytearray(16)
+    if path == "blocking recv":
+        server.settimeout(10)
+        n = server.recv_into(buf)
+    else:
+        server.setblocking(False)
+        n = None
+        for _ in range(2000):
+            if path == "try_recv_into":
+                n = server.try_recv_into(buf)
+                if n >= 0:
+                    break
+            else:
+                try:
+                    n = server.recv_into(buf)
+                    break
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+            select.select([server], [], [], 1.0)
+    net.track(peer.result())
+    assert bytes(buf[:n]) == b"first"[:n] and n > 0
+    assert len(answers) == 1
+    pending, version, cipher, alpn = answers[0]
+    assert pending == 0 and alpn is None
+    # (during the SNI step nothing is negotiated yet)
+    assert version is None or version.startswith("TLS")
+    assert cipher is None or isinstance(cipher, tuple)

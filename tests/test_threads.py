@@ -223,3 +223,46 @@ def test_connection_per_thread_bulk(impl, net, client_ctx, server_ctx, threads):
     for i in range(threads):
         assert results[i] == (down, hashlib.sha256(backs[i]).hexdigest())
         assert results[threads + i] == (up, hashlib.sha256(blobs[i]).hexdigest())
+
+
+# --------------------------------------------------------------------------
+# the pure-Python twin's turn (its lock with a list-pop uncontended path)
+# --------------------------------------------------------------------------
+
+def test_twin_turn_waits_for_a_per_message_call():
+    """``tlsfast._tls_py._Turn``: while a per-message call holds the token
+    (popped), the general path (``with turn``) waits, then enters once it
+    is back; two general paths exclude each other; nested ``with`` in one
+    thread takes the token once, and an exception gives it back."""
+    from tlsfast import _tls_py
+
+    turn = _tls_py._Turn()
+    turn.token.pop()                    # a per-message call is inside
+    inside = []
+
+    def general(name):
+        with turn:
+            inside.append(name)
+            assert not turn.token
+            time.sleep(0.1)
+            inside.append(name)
+
+    threads = [threading.Thread(target=general, args=(k,), daemon=True) for k in "ab"]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    assert inside == [], "entered while the token was out"
+    turn.token.append(True)
+    for t in threads:
+        t.join(10)
+        assert not t.is_alive()
+    # each went in and out before the other came in
+    assert sorted(inside) == ["a", "a", "b", "b"]
+    assert inside[0] == inside[1] and inside[2] == inside[3]
+    assert turn.token == [True]
+    with pytest.raises(ZeroDivisionError):
+        with turn:
+            with turn:
+                assert turn.token == []
+                1 / 0
+    assert turn.token == [True]

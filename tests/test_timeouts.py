@@ -131,3 +131,70 @@ def test_unwrap_times_out_waiting_for_close_notify(impl, net, client_ctx, server
     got, ref = run(impl), run(ssl)
     assert ref.endswith("The read operation timed out"), ref
     assert got.endswith("The read operation timed out"), got
+
+
+# --------------------------------------------------------------------------
+# the user's timeout, whatever the engine does with the descriptor
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_mode_switches_after_blocking_io(impl, net, client_ctx, server_ctx, timeout):
+    """Blocking (or timeout) reads and writes, then ``settimeout(0.0)``:
+    the next ``recv`` on a quiet connection raises ``SSLWantReadError`` at
+    once; back to the timeout, it waits for data a peer sends 0.2 s later.
+    (The pure-Python twin leaves the descriptor non-blocking between calls;
+    ``settimeout`` must still take effect at once, both ways.)"""
+    client, server = net.tls_pair(client_ctx(impl), server_ctx(ssl))
+    client.settimeout(timeout)
+    for i in range(3):
+        client.sendall(b"ping %d" % i)
+        assert recv_exactly(server, 6) == b"ping %d" % i
+        server.sendall(b"pong %d" % i)
+        assert recv_exactly(client, 6) == b"pong %d" % i
+    client.settimeout(0.0)
+    assert client.gettimeout() == 0.0 and not client.getblocking()
+    started = time.monotonic()
+    with pytest.raises(ssl.SSLWantReadError):
+        client.recv(10)
+    assert time.monotonic() - started < 1.0
+    client.settimeout(timeout)
+    assert client.gettimeout() == timeout and client.getblocking()
+    sender = threading.Timer(0.2, server.sendall, (b"late",))
+    sender.start()
+    try:
+        started = time.monotonic()
+        assert client.recv(10) == b"late"
+        assert time.monotonic() - started >= 0.1
+    finally:
+        sender.join()
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_descriptor_mode_given_back(impl, net, client_ctx, server_ctx, timeout):
+    """After blocking (or timeout) I/O, the plain socket left by
+    ``unwrap()`` reads in the mode the user set, and a ``detach()``-ed
+    descriptor is in the mode the socket had: blocking for ``None``,
+    non-blocking for a timeout (as ``socket.settimeout`` leaves it)."""
+    client, server = net.tls_pair(client_ctx(impl), server_ctx(ssl))
+    client.settimeout(timeout)
+    client.sendall(b"hello")
+    assert recv_exactly(server, 5) == b"hello"
+    server.sendall(b"world")
+    assert recv_exactly(client, 5) == b"world"
+    server_unwrap = net.peer(server.unwrap)
+    plain = client.unwrap()
+    net.track(server_unwrap.result())
+    assert plain.gettimeout() == timeout
+    # a plain recv on a quiet connection waits (a non-blocking descriptor
+    # would raise BlockingIOError at once) for what the peer sends later
+    sender = threading.Timer(0.2, server.sendall, (b"plain",))
+    sender.start()
+    try:
+        assert recv_exactly(plain, 5) == b"plain"
+    finally:
+        sender.join()
+    fd = plain.detach()
+    try:
+        assert os.get_blocking(fd) is (timeout is None)
+    finally:
+        os.close(fd)

@@ -148,10 +148,13 @@ class MemoryBIO:
     """``ssl.MemoryBIO`` plus ``read_into`` (the stdlib's type cannot be
     subclassed, so this holds one; ``SSLContext.wrap_bio`` unwraps it)."""
 
-    __slots__ = ("_bio",)
+    __slots__ = ("_bio", "__dict__")
 
     def __init__(self):
-        self._bio = _ssl.MemoryBIO()
+        self._bio = bio = _ssl.MemoryBIO()
+        # each message moves through read() / write(): the instance calls
+        # the stdlib's methods directly (the methods below document them)
+        self.read, self.write = bio.read, bio.write
 
     @property
     def pending(self):
@@ -221,13 +224,19 @@ class _FastPathMixin:
 
     Each ``try_*`` method makes one call through a hook (``_tls_handshake``,
     ``_tls_read``, ``_tls_write``, ``_tls_shutdown``) and turns the want
-    exceptions into ``WANT_READ`` / ``WANT_WRITE`` (``_try``).  The defaults
-    (``SSLObject``'s) call the C-level ``self._sslobj`` directly; the socket
-    goes through its serialised stdlib methods.
+    exceptions into ``WANT_READ`` / ``WANT_WRITE`` (``_tlsfast_failed``).
+    The defaults call the C-level ``self._sslobj``; ``try_recv_into`` /
+    ``try_send`` of an ``SSLObject`` call it without a hook
+    (``_tlsfast_direct``: no Python frame between them and ``SSL_read``);
+    the socket goes through its serialised methods (one call in its turn
+    when nothing has to wait).
     """
 
     # selectors mask the last try_* call waits for (instance attribute once set)
     _wanted_events = 0
+    # the C-level object try_recv_into / try_send may call without a hook
+    # (an instance attribute: SSLObject sets it, SSLSocket sets None)
+    _tlsfast_direct = None
 
     # -- hooks (SSLObject uses these defaults: its _sslobj is never None) --
     def _tls_handshake(self):
@@ -246,17 +255,28 @@ class _FastPathMixin:
         """``call(*args)``, with the want exceptions returned as codes."""
         try:
             result = call(*args)
-        except SSLWantReadError:
-            self._wanted_events = _EVENT_READ
-            return WANT_READ
-        except SSLWantWriteError:
-            self._wanted_events = _EVENT_WRITE
-            return WANT_WRITE
-        except BaseException:
-            self._wanted_events = 0
-            raise
+        except BaseException as exc:
+            return self._tlsfast_failed(exc, False)
         self._wanted_events = 0
         return result
+
+    def _tlsfast_failed(self, exc, reading):
+        """What a ``try_*`` call whose call into the SSL* raised ``exc``
+        returns (and the ``wanted_events`` it leaves): ``WANT_READ`` /
+        ``WANT_WRITE`` for the want errors; when ``reading``, 0 at the end
+        of the stream (close_notify, or a ragged EOF with
+        ``suppress_ragged_eofs``); else it raises ``exc``."""
+        if isinstance(exc, SSLWantReadError):
+            self._wanted_events = _EVENT_READ
+            return WANT_READ
+        if isinstance(exc, SSLWantWriteError):
+            self._wanted_events = _EVENT_WRITE
+            return WANT_WRITE
+        self._wanted_events = 0
+        if reading and (isinstance(exc, SSLZeroReturnError) or (
+                isinstance(exc, SSLEOFError) and getattr(self, "suppress_ragged_eofs", False))):
+            return 0
+        raise exc
 
     # -- fast path -----------------------------------------------------------
     @property
@@ -318,18 +338,18 @@ class _FastPathMixin:
         ``buffer`` is not a writable buffer, and ``ValueError`` when the
         socket is closed or unwrapped.
         """
-        if nbytes > 0:
-            with memoryview(buffer) as view:
-                if nbytes > view.nbytes:
-                    raise ValueError("nbytes is greater than the length of the buffer")
+        # (flat: this and try_send are the per-message calls of an event
+        # loop; the want exceptions cost more than anything else here)
+        if nbytes > 0 and (type(buffer) is not bytearray or nbytes > len(buffer)):
+            _check_nbytes(buffer, nbytes)
         try:
-            return self._try(self._tls_read, nbytes, buffer)
-        except SSLZeroReturnError:
-            return 0
-        except SSLEOFError:
-            if getattr(self, "suppress_ragged_eofs", False):
-                return 0
-            raise
+            sslobj = self._tlsfast_direct
+            result = (sslobj.read(nbytes, buffer) if sslobj is not None
+                      else self._tls_read(nbytes, buffer))
+        except BaseException as exc:
+            return self._tlsfast_failed(exc, True)
+        self._wanted_events = 0
+        return result
 
     def try_send(self, data):
         """Encrypt and send ``data``; return an ``int``.
@@ -351,7 +371,13 @@ class _FastPathMixin:
         closed or unwrapped (where ``SSLSocket.send`` would fall back to a
         plain-text send, this refuses, like ``SSLSocket.write``).
         """
-        return self._try(self._tls_write, data)
+        try:
+            sslobj = self._tlsfast_direct
+            result = sslobj.write(data) if sslobj is not None else self._tls_write(data)
+        except BaseException as exc:
+            return self._tlsfast_failed(exc, False)
+        self._wanted_events = 0
+        return result
 
     def try_sendv(self, buffers):
         """Encrypt and send the bytes-like objects of ``buffers``, in order,
@@ -538,6 +564,22 @@ def _is_empty(data):
         return not view.nbytes
 
 
+def _buffer_nbytes(buffer):
+    """The size of the bytes-like ``buffer`` in bytes."""
+    if type(buffer) is bytearray:
+        return len(buffer)
+    with memoryview(buffer) as view:
+        return view.nbytes
+
+
+def _check_nbytes(buffer, nbytes):
+    """Raise ``ValueError`` when ``nbytes`` is larger than the writable
+    ``buffer`` (in bytes), as ``socket.recv_into`` does."""
+    with memoryview(buffer) as view:
+        if nbytes > view.nbytes:
+            raise ValueError("nbytes is greater than the length of the buffer")
+
+
 def _read_length(len, buffer):
     """What 3.10+ reads for ``read(len, buffer)`` with ``len <= 0``: the
     whole buffer, or nothing without one (3.9's _ssl read 0 bytes and
@@ -566,15 +608,73 @@ OP_WRITE = _Op(_CSSLSocket.write, WRITE_TIMEOUT, "Write on closed or unwrapped S
 OP_SHUTDOWN = _Op(_CSSLSocket.shutdown, None, "No SSL wrapper around {}")
 
 
+_real_sleep = stdlib_original(_time, "sleep")
+
+#: SSLSocket._tlsfast_token before the handshake completed (always empty)
+_NO_TOKEN_YET = []
+
+
+class _Turn:
+    """Who may call into one SSL*: a reentrant lock whose uncontended
+    path costs two list operations.
+
+    ``token`` holds one item while nobody is inside.  The per-message
+    paths pop it (``list.pop`` is atomic under the GIL, and much cheaper
+    than ``RLock.acquire``, which parses its arguments), make one call
+    into the SSL* that never waits, and append it back; when the pop finds
+    the list empty they take the general path, ``with turn:``, which
+    serialises through an RLock and then takes the token, spinning (with
+    ``sleep``) only while a per-message call is inside -- one non-waiting
+    OpenSSL call.  Nested ``with`` in one thread takes it once."""
+
+    __slots__ = ("token", "_lock", "_depth")
+
+    def __init__(self):
+        self.token = [True]
+        self._lock = _threading.RLock()
+        self._depth = 0
+
+    def __enter__(self):
+        self._lock.acquire()
+        if self._depth == 0:
+            token, spins = self.token, 0
+            while True:
+                try:
+                    token.pop()
+                    break
+                except IndexError:
+                    spins += 1
+                    _real_sleep(0 if spins < 100 else 0.0002)
+                except BaseException:
+                    self._lock.release()
+                    raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        self._depth -= 1
+        if self._depth == 0:
+            self.token.append(True)
+        self._lock.release()
+
+
 def _locked_inspector(name):
-    """ssl.SSLSocket's method ``name``, run under the socket's ``_tlsfast_io``
-    lock: never while another thread is inside the SSL*."""
+    """ssl.SSLSocket's method ``name``, run in the socket's ``_tlsfast_io``
+    turn: never while another thread is inside the SSL*."""
     base = getattr(_StdlibSSLSocket, name)
 
     @_functools.wraps(base)
     def method(self, *args, **kwargs):
-        with self._tlsfast_io:
+        token = self._tlsfast_token
+        try:
+            token.pop()
+        except IndexError:      # taken: wait for the turn
+            with self._tlsfast_io:
+                return base(self, *args, **kwargs)
+        try:
             return base(self, *args, **kwargs)
+        finally:
+            token.append(True)
     method.__doc__ = (f"``ssl.SSLSocket.{name}``, never while another thread "
                       "is inside the SSL*.")
     return method
@@ -592,14 +692,28 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     # say) end up inside one SSL* at once, which OpenSSL does not allow
     # (bad record MACs, crashes).  This class keeps them apart:
     #
-    # * ``_tlsfast_io`` (an RLock) is held around every call into the
+    # * ``_tlsfast_io`` (a ``_Turn``) is held around every call into the
     #   C-level ``_sslobj`` -- and never while waiting.  On a blocking or
     #   timeout socket the call runs with the socket's real timeout set to
     #   0.0 (so _ssl does not wait inside it); a want-read / want-write is
     #   then waited for here with ``poll()``, outside the lock, up to one
     #   deadline per call, and the call repeated.  The user's timeout is kept
     #   in ``_tlsfast_timeout``: ``gettimeout`` / ``getblocking`` /
-    #   ``timeout`` report it while the real one is briefly 0.0.
+    #   ``timeout`` report it.  The real timeout stays 0.0 from the first
+    #   such call on (``_tlsfast_nb``; switching it costs a system call each
+    #   way) and is given back wherever the plain socket shows again: a
+    #   handshake's end (as the stdlib), ``settimeout``, ``unwrap``,
+    #   ``shutdown``, ``detach``.
+    # * The uncontended path costs what the stdlib's does: ``recv_into`` /
+    #   ``recv`` / ``read`` / ``send`` / ``write`` after the handshake make
+    #   one call into ``_sslobj`` in the turn (``recv_into`` itself: one
+    #   Python frame, as the stdlib's costs; ``_tlsfast_write``) and take
+    #   the general path (``_tlsfast_run``: deadlines, ``poll()``) only when
+    #   that call has to wait.  That call must not run Python code that
+    #   asks for the turn again (``_Turn``): before the handshake completed
+    #   (an ``sni_callback`` runs inside the SSL_read that drives a server's
+    #   handshake) everything takes the general path, whose turn is
+    #   reentrant.
     # * ``_tlsfast_wr`` keeps writers in turn (a write waiting for the
     #   transport has a record half sent, which another write would corrupt).
     # * ``_tlsfast_hs`` lets one thread drive the handshake; a read or
@@ -615,11 +729,17 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         # calls ``__init__`` (there is no public constructor): the per-socket
         # state starts here, before _create's handshake needs it
         self = super().__new__(cls, *args, **kwargs)
-        self._tlsfast_io = _threading.RLock()
+        self._tlsfast_io = turn = _Turn()
+        # the turn's uncontended path, from the handshake's end on (until
+        # then an empty list: every pop fails, every call takes the general
+        # path; nothing is ever appended to it)
+        self._tlsfast_token = _NO_TOKEN_YET
         self._tlsfast_wr = _threading.RLock()
         self._tlsfast_hs = _threading.RLock()
         self._tlsfast_timeout = _UNSET      # the user's; _UNSET: the socket's own
+        self._tlsfast_nb = False            # the real timeout is 0.0
         self._tlsfast_done = False          # the handshake completed once
+        self._tlsfast_direct = None         # try_* go through _tls_read / _tls_write
         return self
 
     # -- context and session: checked when assigned, also before connect() -----
@@ -661,7 +781,16 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         ``TypeError`` for a non-number."""
         with self._tlsfast_io:
             _StdlibSocket.settimeout(self, value)
-            self._tlsfast_timeout = _StdlibSocket.gettimeout(self)
+            self._tlsfast_timeout = timeout = _StdlibSocket.gettimeout(self)
+            self._tlsfast_nb = timeout == 0.0
+
+    def _tlsfast_give_back(self):
+        """The socket's real timeout back to the user's (it may have stayed
+        0.0 since a blocking call), where the plain socket shows again."""
+        with self._tlsfast_io:
+            if self._tlsfast_nb and self._tlsfast_timeout is not _UNSET:
+                self._tlsfast_nb = self._tlsfast_timeout == 0.0
+                _StdlibSocket.settimeout(self, self._tlsfast_timeout)
 
     def setblocking(self, flag):
         """``socket.setblocking``: ``settimeout(None)`` when ``flag`` is true,
@@ -714,21 +843,18 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         while True:             # ends by a return, a raise or the deadline
             with lock:
                 sslobj = self._tlsfast_sslobj(op)
-                # (a descriptor closed under the socket fails here with
-                # EBADF; the call then reports it as the stdlib's would)
-                with _suppress(OSError):
-                    _StdlibSocket.settimeout(self, 0.0)
+                if not self._tlsfast_nb:
+                    # (a descriptor closed under the socket fails here with
+                    # EBADF; the call then reports it as the stdlib's would)
+                    with _suppress(OSError):
+                        _StdlibSocket.settimeout(self, 0.0)
+                        self._tlsfast_nb = True
                 try:
                     return op.call(sslobj, *args)
                 except SSLWantReadError:
                     event = _POLLIN
                 except SSLWantWriteError:
                     event = _POLLOUT
-                finally:
-                    with _suppress(OSError):
-                        _StdlibSocket.settimeout(
-                            self, timeout if self._tlsfast_timeout is _UNSET
-                            else self._tlsfast_timeout)
             revents = self._tlsfast_wait(op, event, deadline)
             if self._sslobj is None:
                 # closed (or unwrapped) by another thread meanwhile.  Woken
@@ -782,11 +908,18 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         try:
             with self._tlsfast_hs:
                 self._tlsfast_run(OP_HANDSHAKE, timeout)
-                self._tlsfast_done = True
+                self._tlsfast_handshake_done()
         finally:
             # as the stdlib, which restores the timeout here: a descriptor
             # closed under the socket raises OSError(EBADF)
-            _StdlibSocket.settimeout(self, self.gettimeout())
+            with self._tlsfast_io:
+                timeout = self.gettimeout()
+                _StdlibSocket.settimeout(self, timeout)
+                self._tlsfast_nb = timeout == 0.0
+
+    def _tlsfast_handshake_done(self):
+        self._tlsfast_done = True
+        self._tlsfast_token = self._tlsfast_io.token
 
     def _handshake_first(self):
         # (a fatal error puts OpenSSL back "in init": version() is None
@@ -797,7 +930,7 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
             sslobj = self._sslobj
             done = sslobj is not None and sslobj.version() is not None
         if done:
-            self._tlsfast_done = True
+            self._tlsfast_handshake_done()
         elif self.gettimeout() != 0.0:
             self.do_handshake()
 
@@ -809,6 +942,19 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
 
         Raises ``ValueError`` once closed or unwrapped, the want errors on
         a non-blocking socket, ``socket.timeout``, ``ssl.SSLError``."""
+        if buffer is None and self._tlsfast_done and len > 0 and self._sslobj is not None:
+            return self._tlsfast_read_bytes(len)
+        return self._tlsfast_read_wait(len, buffer)
+
+    def _tlsfast_read_bytes(self, len):
+        # read(len) / recv(len) once the handshake completed: recv_into's
+        # fast path, into a new buffer
+        buffer = bytearray(len)
+        del buffer[self.recv_into(buffer, len):]
+        return bytes(buffer)
+
+    def _tlsfast_read_wait(self, len, buffer):
+        # read()'s general path: the handshake first, deadlines, waits
         self._handshake_first()
         if _PRE_310_DEFAULTS and (len == 0 or (len < 0 and buffer is not None)):
             len = _read_length(len, buffer)
@@ -830,6 +976,48 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         Raises ``ValueError`` once closed or unwrapped, the want errors on
         a non-blocking socket, ``socket.timeout``, ``ssl.SSLError`` and
         ``OSError`` for transport failures."""
+        if self._tlsfast_done and not _PRE_310_DEFAULTS:
+            return self._tlsfast_write(data)
+        return self._tlsfast_write_wait(data)
+
+    def _tlsfast_write(self, data):
+        """``write(data)`` once the handshake completed (as ``recv_into``):
+        one call into the SSL* in the turn, the general
+        path only if that call has to wait (or there is no TLS layer).  A
+        blocking or timeout writer first takes the writers' turn, without
+        waiting for it (a writer that waits for the transport has a record
+        half sent); non-blocking writers never wait with one."""
+        if self._tlsfast_timeout == 0.0:
+            return self._tlsfast_write_now(data)
+        turn = self._tlsfast_wr
+        if not turn.acquire(False):     # another writer waits for the transport
+            return self._tlsfast_write_wait(data)
+        try:
+            return self._tlsfast_write_now(data)
+        finally:
+            turn.release()
+
+    def _tlsfast_write_now(self, data):
+        token = self._tlsfast_token
+        try:
+            token.pop()
+        except IndexError:      # taken: the general path waits for the turn
+            return self._tlsfast_write_wait(data)
+        try:
+            sslobj = self._sslobj
+            if sslobj is not None and self._tlsfast_nb:
+                return sslobj.write(data)
+        except (SSLWantReadError, SSLWantWriteError):
+            if self._tlsfast_timeout == 0.0:
+                raise
+        finally:
+            token.append(True)
+        # (a blocking writer still holds the writers' turn: its record may
+        # be half sent)
+        return self._tlsfast_write_wait(data)
+
+    def _tlsfast_write_wait(self, data):
+        # write()'s general path: the handshake first, deadlines, waits
         self._handshake_first()
         if _PRE_310_DEFAULTS and _is_empty(data):  # 3.9's _ssl fails on 0 bytes
             return 0
@@ -841,7 +1029,9 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         must be 0: ``ValueError``), ``socket.send`` once unwrapped."""
         if self._sslobj is None or flags:
             return super().send(data, flags)
-        return self.write(data)
+        if self._tlsfast_done and not _PRE_310_DEFAULTS:
+            return self._tlsfast_write(data)
+        return self._tlsfast_write_wait(data)
 
     def sendall(self, data, flags=0):
         """``ssl.SSLSocket.sendall``; blocking/timeout writers take turns."""
@@ -874,27 +1064,43 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         Raises ``ValueError`` when there is no TLS layer, the want errors
         on a non-blocking socket, ``socket.timeout``, ``ssl.SSLError``."""
         sock = self._tlsfast_run(OP_SHUTDOWN, self.gettimeout())
-        self._sslobj = None
+        with self._tlsfast_io:
+            self._sslobj = None
+            self._tlsfast_give_back()
         return sock
+
+    def shutdown(self, how):
+        """``ssl.SSLSocket.shutdown``: drop the TLS layer (no close_notify)
+        and ``socket.shutdown(how)`` the connection; the plain socket keeps
+        the user's timeout.  Raises ``OSError`` as ``socket.shutdown``
+        (``ValueError`` for a bad ``how`` on some platforms)."""
+        with self._tlsfast_io:
+            try:
+                super().shutdown(how)
+            finally:
+                self._tlsfast_give_back()
+
+    def detach(self):
+        """``socket.detach``: close the socket object without closing the
+        descriptor, and return it (an ``int``), in the user's blocking mode
+        (``settimeout``).  Raises nothing."""
+        with _suppress(OSError):
+            self._tlsfast_give_back()
+        return super().detach()
 
     def _tls_handshake(self):
         self.do_handshake()
 
-    # the fast path's hooks: on a non-blocking socket one locked call into
-    # the C-level object (no handshake wait, no writer turn: neither can
-    # span calls that return at once); otherwise the stdlib methods above
+    # the fast path's hooks: once the handshake completed, recv_into's /
+    # write's fast path; before it, read() / write() (see the class comment)
     def _tls_read(self, nbytes, buffer):
-        sslobj = self._sslobj
-        if sslobj is not None and self._tlsfast_timeout == 0.0:
-            with self._tlsfast_io:
-                return sslobj.read(nbytes, buffer)
+        if self._tlsfast_done:
+            return self.recv_into(buffer, nbytes if nbytes > 0 else _buffer_nbytes(buffer))
         return self.read(nbytes, buffer)
 
     def _tls_write(self, data):
-        sslobj = self._sslobj
-        if sslobj is not None and self._tlsfast_timeout == 0.0:
-            with self._tlsfast_io:
-                return sslobj.write(data)
+        if self._tlsfast_done and not _PRE_310_DEFAULTS:
+            return self._tlsfast_write(data)
         return self.write(data)
 
     def _tls_shutdown(self):
@@ -930,6 +1136,8 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
     def recv(self, buflen=1024, flags=0):
         """``ssl.SSLSocket.recv``; ``socket.MSG_PEEK`` raises
         ``NotImplementedError`` (the compiled implementation supports it)."""
+        if not flags and self._tlsfast_done and buflen > 0:
+            return self._tlsfast_read_bytes(buflen)
         if flags == _socket.MSG_PEEK and self._sslobj is not None:
             self._peek_flag()
         return super().recv(buflen, flags)
@@ -938,12 +1146,40 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         """``ssl.SSLSocket.recv_into``, except that ``nbytes`` larger than the
         buffer raises ``ValueError`` (as ``socket.recv_into`` does) where the
         stdlib silently reads less; same in both implementations."""
+        # the per-message path (see the class comment), written out here:
+        # one Python frame between the caller and SSL_read
+        if not flags and buffer:
+            if nbytes is None:
+                nbytes = len(buffer)        # ssl.SSLSocket.recv_into's default
+            elif type(buffer) is not bytearray or nbytes > len(buffer):
+                _check_nbytes(buffer, nbytes)
+            token = self._tlsfast_token
+            try:
+                token.pop()
+            except IndexError:      # taken, or no handshake yet: the general path
+                return self._tlsfast_recv_into(buffer, nbytes, flags)
+            try:
+                sslobj = self._sslobj
+                if sslobj is not None and self._tlsfast_nb and nbytes > 0:
+                    return sslobj.read(nbytes, buffer)
+            except (SSLWantReadError, SSLWantWriteError):
+                if self._tlsfast_timeout == 0.0:
+                    raise
+            except SSLError as exc:
+                if exc.args[0] == _ssl.SSL_ERROR_EOF and self.suppress_ragged_eofs:
+                    return 0
+                raise
+            finally:
+                token.append(True)
+            # has to wait, no TLS layer, or nbytes <= 0: the general path
+        return self._tlsfast_recv_into(buffer, nbytes, flags)
+
+    def _tlsfast_recv_into(self, buffer, nbytes, flags):
+        # recv_into's general path: ssl.SSLSocket's (through read())
         if flags == _socket.MSG_PEEK and self._sslobj is not None:
             self._peek_flag()
         if self._sslobj is not None and nbytes:
-            with memoryview(buffer) as view:
-                if nbytes > view.nbytes:
-                    raise ValueError("nbytes is greater than the length of the buffer")
+            _check_nbytes(buffer, nbytes)
         return super().recv_into(buffer, nbytes, flags)
 
 
@@ -957,6 +1193,14 @@ class SSLObject(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLObject):
     ``WANT_WRITE`` does not occur with memory BIOs.  After every call, send
     what the outgoing ``MemoryBIO`` holds.
     """
+
+    @classmethod
+    def _create(cls, *args, **kwargs):
+        self = super()._create(*args, **kwargs)
+        # try_recv_into / try_send call it directly (an SSLObject's C-level
+        # object never changes): no Python frame between them and SSL_read
+        self._tlsfast_direct = self._sslobj
+        return self
 
     if _sys.version_info < (3, 10):
         def read(self, len=1024, buffer=None):
