@@ -72,8 +72,9 @@ def _select(workloads, patterns):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
-    command = shlex.join(["python", "-m", "bench", *(argv or [])])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    command = shlex.join(["python", "-m", "bench", *argv])
     bench_dir = os.path.dirname(os.path.abspath(__file__))
     from bench import common, report, runner
 
