@@ -222,6 +222,53 @@ def test_echo_protocol_and_extra_info(impl, new_loop, server_ctx, client_ctx, ce
     assert reported == []
 
 
+def test_writelines_gathers_without_a_copy_and_keeps_the_rest(impl, new_loop, server_ctx,
+                                                            client_ctx):
+    """writelines() hands several buffers to the engine at once
+    (try_sendv): small pieces leave in one record, a 4 MiB list the socket
+    takes only in part keeps the rest queued in order, a writelines()
+    behind a queued write waits its turn, and a non-bytes item raises
+    TypeError with nothing written."""
+    sctx, cctx = server_ctx(impl), client_ctx(impl)
+    sent = {}
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        server, port = await echo_server(loop, sctx)
+        transport, proto = await connect(loop, port, cctx)
+        sslsock = transport.get_extra_info("ssl_object")
+        calls = []
+        real = sslsock.try_sendv
+
+        def counting(buffers):
+            calls.append(len(buffers))
+            return real(buffers)
+
+        sslsock.try_sendv = counting
+        head = [b"GET / HTTP/1.1\r\n", bytearray(b"Host: x\r\n"), memoryview(b"\r\n")]
+        transport.writelines(head)
+        with pytest.raises(TypeError):
+            transport.writelines([b"ok", "text"])
+        big = [os.urandom(1 << 20) for _ in range(4)]
+        transport.writelines([b"<"] + big + [b">"])
+        sent["queued"] = transport.get_write_buffer_size()
+        transport.writelines([b"after", b";"])
+        expected = b"".join(bytes(p) for p in head) + b"<" + b"".join(big) + b">after;"
+        got = await proto.wait_bytes(len(expected))
+        sent["calls"] = calls
+        transport.close()
+        await proto.lost
+        server.close()
+        return got, expected
+
+    got, expected = run(new_loop, main)[0]
+    assert got == expected
+    # the first two lists went to try_sendv whole; the last one was queued
+    # behind the rest of the big one
+    assert sent["calls"][:2] == [3, 6]
+    assert 0 < sent["queued"] <= (4 << 20) + 2
+
+
 def test_write_types_partial_write_and_closed(impl, new_loop, server_ctx, client_ctx):
     """bytes, bytearray and memoryview writes (the compiled write() takes
     non-empty bytes itself and hands the rest to the Python one), a 4 MiB

@@ -332,11 +332,36 @@ class TLSTransport(asyncio.Transport):
         self._maybe_pause_protocol()
 
     def writelines(self, list_of_data):
-        """``write()`` of the buffers joined: they leave in as few TLS
-        records as fit."""
-        data = b"".join(list_of_data)
-        if data:
-            self.write(data)
+        """``write()`` of the buffers (an iterable of bytes, bytearray or
+        memoryview) in order, in as few TLS records as fit: with nothing
+        queued they go to the engine's ``try_sendv`` straight from their
+        own memory, and only what the socket does not take is joined and
+        queued.  Raises ``TypeError`` for other item types (nothing is
+        written then); after ``close()`` the data is dropped, as
+        ``write()``."""
+        buffers = list(list_of_data)
+        for item in buffers:
+            if not isinstance(item, (bytes, bytearray, memoryview)):
+                raise TypeError("data: expecting a bytes-like instance, "
+                                f"got {type(item).__name__}")
+        if self._backlog or self._closing or self._state != _WRAPPED or len(buffers) < 2:
+            data = b"".join(buffers)
+            if data:
+                self.write(data)
+            return
+        try:
+            n = self._sslsock.try_sendv(buffers)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal write error on TLS transport")
+            return
+        total = sum(memoryview(b).nbytes for b in buffers)
+        if n == total:
+            return
+        # the rest from byte n (after a WANT code, all of it: the engine
+        # takes the same bytes again from the head of the write buffer)
+        self._write_rest(b"".join(buffers), n)
 
     def _queue(self, data):
         if not isinstance(data, bytes):
