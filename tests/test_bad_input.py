@@ -110,6 +110,37 @@ def test_try_recv_into_nbytes_larger_than_buffer(impl, net, client_ctx, server_c
         assert recv_exactly(client, 4) == b"ious"
 
 
+class _LenRaises(bytearray):
+    def __len__(self):
+        raise ZeroDivisionError("len() must not be asked")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: __import__("array").array("I", [0, 0, 0, 0]),
+    lambda: _LenRaises(16),
+    lambda: memoryview(bytearray(16)).cast("I"),
+], ids=["array-I", "len-raises", "memoryview-I"])
+def test_recv_into_default_size_as_the_stdlib(impl, net, client_ctx, server_ctx, make):
+    """recv_into(buffer) without nbytes sizes the buffer as the running
+    stdlib does (a multi-byte item format counts bytes, not items, and
+    len() is not needed): same count, same bytes, same exception."""
+    ref_client, _ = _pair(net, client_ctx, server_ctx, ssl)
+    ref_buf = make()
+    ref = outcome(ref_client.recv_into, ref_buf)
+    client, _ = _pair(net, client_ctx, server_ctx, impl)
+    buf = make()
+    got = outcome(client.recv_into, buf)
+    if sys.version_info < (3, 10) and impl.name == "c":
+        # 3.9's ssl sized it with len() (items, and len() must work); the
+        # compiled implementation counts bytes on every Python, as 3.10+
+        assert (got.raised, got.value) == (None, 8)
+    else:
+        assert (got.raised, got.value) == (ref.raised, ref.value)
+        assert bytes(memoryview(buf).cast("B")) == bytes(memoryview(ref_buf).cast("B"))
+    if sys.version_info >= (3, 10) or impl.name == "c":
+        assert bytes(memoryview(buf).cast("B"))[:8] == b"precious"
+
+
 def test_recv_into_negative_nbytes_reads_whole_buffer(impl, net, client_ctx, server_ctx):
     """Another stdlib quirk: recv_into(buf, -1) reads up to len(buf)."""
     ref_client, _ = _pair(net, client_ctx, server_ctx, ssl)

@@ -1148,7 +1148,10 @@ class SSLSocket(_BeyondStdlibMixin, _FastPathMixin, _StdlibSSLSocket):
         stdlib silently reads less; same in both implementations."""
         # the per-message path (see the class comment), written out here:
         # one Python frame between the caller and SSL_read
-        if not flags and buffer:
+        # (a bytearray's len() is its size in bytes; any other buffer's
+        # default size is what the running stdlib says -- items on 3.9,
+        # bytes later -- so it takes the general path, as do flags)
+        if not flags and (nbytes is not None or type(buffer) is bytearray):
             if nbytes is None:
                 nbytes = len(buffer)        # ssl.SSLSocket.recv_into's default
             elif type(buffer) is not bytearray or nbytes > len(buffer):
