@@ -111,6 +111,12 @@ class DemoServer:
             self.proc.kill()
             raise
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.proc.kill()    # never leave a server behind, even when failing
+
     def stop(self, sig=signal.SIGTERM) -> int:
         if self.proc.proc.poll() is None:
             self.proc.proc.send_signal(sig)
@@ -335,8 +341,7 @@ def test_echo(server):
 # --------------------------------------------------------------------------
 
 def test_max_requests_exits(impl_name, tmp_path):
-    srv = DemoServer(impl_name, tmp_path, "--max-requests", "2", "--duration", "60")
-    try:
+    with DemoServer(impl_name, tmp_path, "--max-requests", "2", "--duration", "60") as srv:
         with srv.client() as sock:
             reader = Reader(sock)
             sock.sendall(_get("/1"))
@@ -346,23 +351,17 @@ def test_max_requests_exits(impl_name, tmp_path):
             assert reader.at_eof()
         assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
         assert "stopped (served 2 requests): 2 requests" in srv.proc.output
-    finally:
-        srv.proc.kill()
 
 
 def test_duration_exits(impl_name, tmp_path):
-    srv = DemoServer(impl_name, tmp_path, "--duration", "0.5")
-    try:
+    with DemoServer(impl_name, tmp_path, "--duration", "0.5") as srv:
         assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
         assert "stopped (duration elapsed)" in srv.proc.output
-    finally:
-        srv.proc.kill()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_clean_shutdown(impl_name, tmp_path, sig):
-    srv = DemoServer(impl_name, tmp_path, "--duration", "60")
-    try:
+    with DemoServer(impl_name, tmp_path, "--duration", "60") as srv:
         with srv.client() as sock:
             reader = Reader(sock)
             sock.sendall(_get())
@@ -373,8 +372,6 @@ def test_signal_clean_shutdown(impl_name, tmp_path, sig):
         assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
         assert f"stopped (signal {sig.name})" in srv.proc.output
         assert "Traceback" not in srv.proc.output
-    finally:
-        srv.proc.kill()
 
 
 # --------------------------------------------------------------------------
@@ -439,8 +436,7 @@ def _wait_gone(pids, timeout: float) -> set:
 
 @linux_only
 def test_workers_serve_resume_on_any_worker_and_stop_together(impl_name, tmp_path):
-    srv = Workers(impl_name, tmp_path)
-    try:
+    with Workers(impl_name, tmp_path) as srv:
         # compiled: a key of the supervisor's (set_session_ticket_keys); the
         # twin has no such call and shares OpenSSL's, inherited at fork
         tickets = {"c": "one key made at start-up, shared by the workers",
@@ -479,14 +475,11 @@ def test_workers_serve_resume_on_any_worker_and_stop_together(impl_name, tmp_pat
         assert total, out
         assert total.groups() == (str(requests), str(requests)), out
         assert "Traceback" not in out
-    finally:
-        srv.proc.kill()
 
 
 @linux_only
 def test_worker_death_is_reported_and_the_others_serve_on(impl_name, tmp_path):
-    srv = Workers(impl_name, tmp_path)
-    try:
+    with Workers(impl_name, tmp_path) as srv:
         victim, survivor = sorted(srv.pids)
         os.kill(victim, signal.SIGKILL)
         srv.proc.wait_for_line(rf"^tlsfast serve: worker [12] \(pid {victim}\) killed by "
@@ -499,8 +492,6 @@ def test_worker_death_is_reported_and_the_others_serve_on(impl_name, tmp_path):
         assert re.fullmatch(rf"tlsfast serve: error: 1 of 2 workers failed: worker [12] "
                             rf"\(pid {victim}\) killed by SIGKILL", last), srv.proc.output
         assert not _wait_gone([survivor], 0)
-    finally:
-        srv.proc.kill()
 
 
 @linux_only
@@ -509,8 +500,7 @@ def test_workers_ctrl_c_counts_once(impl_name, tmp_path):
     workers ignore SIGINT (a forked child would otherwise keep Python's
     KeyboardInterrupt handler and die mid-connection) and stop on the
     supervisor's SIGTERM: the open connection gets its close_notify."""
-    srv = Workers(impl_name, tmp_path, start_new_session=True)
-    try:
+    with Workers(impl_name, tmp_path, start_new_session=True) as srv:
         with srv.client() as sock:
             reader = Reader(sock)
             sock.sendall(_get())
@@ -520,8 +510,6 @@ def test_workers_ctrl_c_counts_once(impl_name, tmp_path):
             sock.unwrap()
         assert srv.proc.finish(EXIT_TIMEOUT) == 0, srv.proc.output
         assert "stopped (signal SIGINT): " in srv.proc.output
-    finally:
-        srv.proc.kill()
 
 
 @linux_only

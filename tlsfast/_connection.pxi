@@ -229,7 +229,7 @@ cdef class _SSLConnection:
         self.fd = sock.fileno()
         self.suppress_ragged_eofs = suppress_ragged_eofs
         self._init_ssl(context, server_side, server_hostname)
-        self._attach_socket(sock.family == socket.AF_INET or sock.family == socket.AF_INET6)
+        self._attach_socket(_is_inet(sock))
         if session is not None:
             self.session = session
         self.set_timeout(sock.gettimeout())

@@ -44,12 +44,25 @@ cdef object _socket_socket = _StdlibSocket
 # the C-level getters behind socket.socket's family / type properties
 cdef object _SOCKET_FAMILY = _c_socket.socket.family
 cdef object _SOCKET_TYPE = _c_socket.socket.type
+cdef int _AF_INET = socket.AF_INET
+cdef int _AF_INET6 = socket.AF_INET6
 cdef object _socket_timeout = socket.timeout
 cdef int _MSG_PEEK = socket.MSG_PEEK
 
 # selectors: the events ``wanted_events`` reports
 cdef int _EVENT_READ = _selectors.EVENT_READ
 cdef int _EVENT_WRITE = _selectors.EVENT_WRITE
+
+
+cdef bint _is_inet(object sock) except -1:
+    """True for an AF_INET / AF_INET6 socket: one C-level read of the
+    family (socket.socket's ``family`` property builds an enum member)."""
+    cdef int family
+    if isinstance(sock, _c_socket.socket):
+        family = _SOCKET_FAMILY.__get__(sock)
+    else:
+        family = sock.family
+    return family == _AF_INET or family == _AF_INET6
 
 
 cdef void _unraisable(object exc, object where) noexcept:

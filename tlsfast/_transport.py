@@ -303,23 +303,32 @@ class TLSTransport(asyncio.Transport):
             self._queue(data)
             self._maybe_pause_protocol()
             return
+        self._send_now(self._sslsock.try_send, data,
+                       data.nbytes if isinstance(data, memoryview) else len(data))
+
+    # the compiled implementation's write() falls back to this one
+    _python_write = write
+
+    def _send_now(self, send, data, total):
+        """Offer ``data`` (``total`` bytes) to the engine at once -- ``send``
+        is ``try_send`` of one buffer or ``try_sendv`` of a list -- and
+        queue what the socket leaves; an engine error ends the transport
+        (``_fatal_error``)."""
         try:
-            n = self._sslsock.try_send(data)
+            n = send(data)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._fatal_error(exc, "Fatal write error on TLS transport")
             return
-        if n > 0 and n == (data.nbytes if isinstance(data, memoryview) else len(data)):
-            return
-        self._write_rest(data, n)
-
-    # the compiled implementation's write() falls back to this one
-    _python_write = write
+        if n != total:
+            self._write_rest(b"".join(data) if isinstance(data, list) else data, n)
 
     def _write_rest(self, data, n):
         """``write()`` after a ``try_send`` of ``data`` that returned ``n``
-        (fewer bytes than ``data`` holds, or a WANT code): queue the rest."""
+        (fewer bytes than ``data`` holds, or a WANT code): queue the rest
+        (after a WANT code, all of it: the engine takes the same bytes
+        again from the head of the write buffer)."""
         if n > 0:
             data = memoryview(data).cast("B")[n:]
             self._write_wants = self._sslsock.wanted_events or _EVENT_WRITE
@@ -349,19 +358,8 @@ class TLSTransport(asyncio.Transport):
             if data:
                 self.write(data)
             return
-        try:
-            n = self._sslsock.try_sendv(buffers)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal write error on TLS transport")
-            return
-        total = sum(memoryview(b).nbytes for b in buffers)
-        if n == total:
-            return
-        # the rest from byte n (after a WANT code, all of it: the engine
-        # takes the same bytes again from the head of the write buffer)
-        self._write_rest(b"".join(buffers), n)
+        self._send_now(self._sslsock.try_sendv, buffers,
+                       sum(memoryview(b).nbytes for b in buffers))
 
     def _queue(self, data):
         if not isinstance(data, bytes):
