@@ -191,3 +191,35 @@ def workloads():
                  runner=pingpong_plain, post=check_echoed, impls=("c-floor", "python-plain"),
                  note="plain sockets: the reference pingpong's ratios without TLS divide by"),
     ]
+
+
+def main(argv=None):
+    """``python -m bench.pingpong IMPL COUNT``: one untimed-by-the-suite run
+    of ``pingpong`` (or, for ``python-plain``, ``pingpong_plain``) with COUNT
+    round trips, printing the raw figures -- for ``valgrind --tool=callgrind``
+    or ``strace -c`` at two COUNTs, subtracted."""
+    import argparse
+    import json
+    from .cfloor import build
+    from .common import Certs, load_impls
+    from .runner import Context
+    ap = argparse.ArgumentParser(prog="python -m bench.pingpong")
+    ap.add_argument("impl", choices=["tlsfast-c", "tlsfast-python", "stdlib", "pyopenssl",
+                                     "python-plain"])
+    ap.add_argument("count", type=int)
+    args = ap.parse_args(argv)
+    build()
+    certs = Certs()
+    try:
+        ctx = Context(certs, load_impls(certs, [args.impl]), None, True)
+        p = {"size": 64, "count": args.count}
+        run = pingpong_plain if args.impl == "python-plain" else pingpong
+        raw = check_echoed(run(args.impl, p, ctx), p)
+    finally:
+        certs.cleanup()
+    print(json.dumps({k: raw[k] for k in ("ops", "wall_ns", "cpu_ns")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
