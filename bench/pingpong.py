@@ -23,6 +23,10 @@ no-TLS one and each Python column's by Python's no-TLS one, and gives the
 bound for tlsfast (c): ``(Python no TLS + C TLS - C no TLS) / C TLS``, the
 ratio to the C floor tlsfast (c) would reach if its TLS work cost exactly
 what the C floor's does (wall time, and CPU time of the measured process).
+
+``python -m bench.pingpong IMPL COUNT`` runs one of them once, for
+``valgrind --tool=callgrind --dump-before=time_perf_counter_ns`` (the
+second dump is the timed loop) or ``strace -c`` at two counts, subtracted.
 """
 
 import contextlib
