@@ -193,7 +193,7 @@ def workloads():
         Workload("pingpong_plain", "latency", "ping-pong 64 B, TCP loopback, no TLS", "rate",
                  quick={"size": 64, "count": 3000}, full={"size": 64, "count": 15000},
                  runner=pingpong_plain, post=check_echoed, impls=("c-floor", "python-plain"),
-                 note="plain sockets: the reference pingpong's ratios without TLS divide by"),
+                 note="plain sockets, no TLS: what pingpong's ratios without TLS divide by"),
     ]
 
 
