@@ -9,7 +9,7 @@ Modules, named for what they measure:
 ``percall``    per-call costs: ``recv_into(64)`` of decrypted data, want-read
                (exception path and fast path), one record from the kernel;
 ``stream``     one-way streams (socketpair, TCP loopback), bulk 64 KiB;
-``pingpong``   round trips over TCP loopback;
+``pingpong``   round trips over TCP loopback, and the same loop without TLS;
 ``echo``       a ``selectors`` echo server with 1 / 100 / 1,000 connections;
 ``handshake``  full handshakes per second (RSA-2048, ECDSA P-256);
 ``membio``     memory-BIO stream and handshake;

@@ -53,7 +53,8 @@ def build_parser():
                    help="repetitions (default: 3 with --quick, else 7)")
     p.add_argument("--out", metavar="DIR", help="where results go (default: bench/results/)")
     p.add_argument("--impls", metavar="LIST",
-                   help="comma-separated subset of c-floor,tlsfast-c,tlsfast-python,stdlib,pyopenssl")
+                   help="comma-separated subset of c-floor,tlsfast-c,tlsfast-python,stdlib,"
+                   "pyopenssl,python-plain (python-plain: the Python side of the no-TLS rows)")
     p.add_argument("--update-docs", action="store_true",
                    help="also rewrite docs/benchmarks.md and docs/_static/benchmarks.png")
     p.add_argument("--check-targets", action="store_true",

@@ -13,9 +13,12 @@
  *       measured side; reads one command a line on stdin ("NAME key=value ..."),
  *       prints one JSON object a line on stdout.  Commands: info, recv_into64,
  *       wantread, record_kernel, stream_pair, handshake, handshake_resumed,
- *       membio_stream, membio_handshake, tcp_stream, pingpong, echo, memory.
+ *       membio_stream, membio_handshake, tcp_stream, pingpong, pingpong_plain,
+ *       echo, memory.
  *   c_floor peer-source CERTDIR PORT SIZE COUNT   TLS client sending COUNT messages
  *   c_floor peer-echo   CERTDIR PORT              TLS client echoing until close_notify
+ *   c_floor peer-echo-plain CERTDIR PORT          the same over plain TCP (no TLS), echoing
+ *                                                 until EOF, for the pingpong_plain row
  *   c_floor peer-load   CERTDIR PORT CONNS TOTAL SIZE
  *                                                 K-connection closed-loop request load
  *   c_floor peer-load-plain CERTDIR PORT CONNS TOTAL SIZE
@@ -885,6 +888,52 @@ static void w_pingpong(void)
     result(count, t0, t1, extra);
 }
 
+/* The same loop over plain TCP (no TLS), against peer-echo-plain: write(2)
+ * SIZE bytes, read(2) until SIZE bytes came back, epoll_wait on EAGAIN.  The
+ * no-TLS reference of w_pingpong: what the round trip costs a C program
+ * before any TLS work. */
+static void w_pingpong_plain(void)
+{
+    long long size = param("size", 64), count = param("count", 5000), i;
+    char msg[RECORD], buf[RECORD], peer_json[1024], extra[1400];
+    int port, one = 1, lfd = listen_tcp(&port, 16);
+    struct epoll_event ev;
+    peer_t peer = spawn_peer("peer-echo-plain", port, NULL, NULL, NULL, 0);
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+    if (fd < 0)
+        fail("accept");
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int ep = epoll_for(fd);
+    memset(msg, 'p', sizeof msg);
+    stamp_t t0 = stamp(), t1;
+    for (i = 0; i < count; i++) {
+        size_t got = 0;
+        msg[0] = (char)i;
+        if (write(fd, msg, size) != size)   /* 64 bytes never fill a socket buffer here */
+            fail("write: %s", strerror(errno));
+        while (got < (size_t)size) {
+            ssize_t r = read(fd, buf + got, size - got);
+            if (r > 0) {
+                got += r;
+                continue;
+            }
+            if (r == 0 || errno != EAGAIN)
+                fail("read: %s", r ? strerror(errno) : "EOF");
+            if (epoll_wait(ep, &ev, 1, 10000) != 1)
+                fail("no echo within 10 s");
+        }
+        if (memcmp(buf, msg, size))
+            fail("echo differs at %lld", i);
+    }
+    t1 = stamp();
+    close(fd);      /* EOF ends the peer */
+    close(ep);
+    close(lfd);
+    wait_peer(&peer, peer_json, sizeof peer_json);
+    snprintf(extra, sizeof extra, "\"peer\": %s", peer_json);
+    result(count, t0, t1, extra);
+}
+
 /* --- the selectors-style echo server (and the memory test's server) ------- */
 
 typedef struct conn {
@@ -1216,6 +1265,33 @@ static void peer_echo(int port)
     close(fd);
 }
 
+/* peer-echo over plain TCP: echo every byte until EOF. */
+static void peer_echo_plain(int port)
+{
+    static char buf[RECV_BUF];
+    long long echoed = 0;
+    int fd = connect_tcp(port, 0);
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf), w;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail("peer-echo-plain: read: %s", strerror(errno));
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n; off += w) {
+            w = write(fd, buf + off, n - off);
+            if (w < 0 && errno == EINTR)
+                w = 0;
+            else if (w < 0)
+                fail("peer-echo-plain: write: %s", strerror(errno));
+        }
+        echoed += n;
+    }
+    printf("{\"echoed\": %lld}\n", echoed);
+    close(fd);
+}
+
 enum { C_CONNECTING, C_HANDSHAKE, C_READY, C_DONE };
 
 typedef struct {
@@ -1486,6 +1562,7 @@ static const struct { const char *name; void (*fn)(void); } commands[] = {
     {"membio_handshake", w_membio_handshake},
     {"tcp_stream", w_tcp_stream},
     {"pingpong", w_pingpong},
+    {"pingpong_plain", w_pingpong_plain},
     {"echo", w_echo},
     {"memory", w_memory},
 };
@@ -1494,7 +1571,7 @@ int main(int argc, char **argv)
 {
     char line[4096];
     if (argc < 3) {
-        fprintf(stderr, "usage: %s serve|peer-source|peer-echo|peer-load|peer-load-plain|peer-hold CERTDIR [args]\n", argv[0]);
+        fprintf(stderr, "usage: %s serve|peer-source|peer-echo|peer-echo-plain|peer-load|peer-load-plain|peer-hold CERTDIR [args]\n", argv[0]);
         return 2;
     }
     current = argv[1];
@@ -1525,6 +1602,8 @@ int main(int argc, char **argv)
         peer_source(port, atoll(argv[4]), atoll(argv[5]));
     else if (!strcmp(argv[1], "peer-echo"))
         peer_echo(port);
+    else if (!strcmp(argv[1], "peer-echo-plain"))
+        peer_echo_plain(port);
     else if (!strcmp(argv[1], "peer-load") && argc >= 7)
         peer_load(port, atoll(argv[4]), atoll(argv[5]), atoll(argv[6]));
     else if (!strcmp(argv[1], "peer-load-plain") && argc >= 7) {

@@ -37,16 +37,21 @@ HOSTNAME = "localhost"
 RECV_BUF = 65536          # the receive buffer of every stream reader
 RECORD = 16384            # the largest TLS record's plaintext
 
-#: round-robin order; "c-floor" is the reference every ratio divides by
-IMPLS = ("c-floor", "tlsfast-c", "tlsfast-python", "stdlib", "pyopenssl")
+#: round-robin order; "c-floor" is the reference every ratio divides by.
+#: "python-plain" is no TLS implementation: the Python side of a no-TLS
+#: reference row (plain sockets), run only by workloads that list it.
+IMPLS = ("c-floor", "tlsfast-c", "tlsfast-python", "stdlib", "pyopenssl", "python-plain")
 LABELS = {
     "c-floor": "C floor",
     "tlsfast-c": "tlsfast (c)",
     "tlsfast-python": "tlsfast (python)",
     "stdlib": "stdlib ssl",
     "pyopenssl": "pyOpenSSL",
+    "python-plain": "Python, no TLS",
 }
-PY_IMPLS = IMPLS[1:]
+#: the columns of a TLS workload (every workload's default)
+TLS_IMPLS = IMPLS[:5]
+PY_IMPLS = TLS_IMPLS[1:]
 
 
 class BenchError(RuntimeError):

@@ -126,6 +126,30 @@ def table_rows(results, what="value"):
     return impls, rows
 
 
+def plain_rows(results):
+    """(impls, rows) for the TLS rows that name a no-TLS row: each column's
+    ratio to the same loop without TLS (the C floor to its no-TLS run, the
+    Python columns to Python's), then the bound for tlsfast (c) as a ratio to
+    the C floor, wall and CPU (``runner``'s module docstring)."""
+    with_plain = [r for r in results if r.get("plain") and
+                  any(d.get("x_plain") is not None for d in r["impls"].values())]
+    if not with_plain:
+        return [], []
+    impls, rows = table_rows(with_plain, "x_plain")
+    _, cpu_rows = table_rows(with_plain, "x_plain_cpu")
+    out = []
+    for r, row, cpu_row in zip(with_plain, rows, cpu_rows):
+        out.append([r["name"], "wall"] + row[2:] + [fmt_ratio(r.get("bound"))])
+        out.append([r["name"], "cpu"] + cpu_row[2:] + [fmt_ratio(r.get("bound_cpu"))])
+    return impls, out
+
+
+PLAIN_TITLE = ("Cost ratio to the same loop without TLS (C floor / C floor no TLS; Python "
+               "columns / Python no TLS); bound = (Python no TLS + C TLS - C no TLS) / C TLS, "
+               "tlsfast (c)'s ratio to C if its TLS work cost what C's does:")
+BOUND = "bound x C"
+
+
 def _text_table(header, rows):
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(  # noqa: E731
@@ -165,6 +189,10 @@ def terminal(results, env):
              _text_table(header, ratio_rows), "",
              "Cost ratio to the C floor, CPU time of the measured process:",
              _text_table(header, cpu_ratio_rows), ""]
+    p_impls, prows = plain_rows(results)
+    if prows:
+        parts += [PLAIN_TITLE, _text_table(["workload", "clock"] + [LABELS[n] for n in p_impls]
+                                           + [BOUND], prows), ""]
     trows = target_rows(results)
     if trows:
         parts += ["Targets (tlsfast (c)):", _text_table(["workload", "target", "ratio", ""], trows), ""]
@@ -218,6 +246,11 @@ def markdown(results, env, command, png_name=None):
         _md_table(header, std_rows),
         "",
     ]
+    p_impls, prows = plain_rows(results)
+    if prows:
+        parts += ["### Cost ratio to the same loop without TLS", "", PLAIN_TITLE.rstrip(":") + ".",
+                  "", _md_table(["workload", "clock"] + [LABELS[n] for n in p_impls] + [BOUND],
+                                prows), ""]
     trows = target_rows(results)
     if trows:
         parts += ["### Targets", "", _md_table(["workload", "target", "ratio", "status"], trows), ""]
@@ -239,7 +272,7 @@ def plot(results, path):
     if not rows:
         return False
     colors = {"tlsfast-c": "#1f77b4", "tlsfast-python": "#9ecae1", "stdlib": "#ff7f0e",
-              "pyopenssl": "#2ca02c"}
+              "pyopenssl": "#2ca02c", "python-plain": "#7f7f7f"}
     height = 0.8 / len(impls)
     fig, ax = plt.subplots(figsize=(10, 0.55 * len(rows) + 1.6))
     for i, n in enumerate(impls):

@@ -8,6 +8,15 @@ cost``); the report gives the median over repetitions of each figure and of
 each ratio.  A workload's *cost* is wall time per operation (ns), or bytes
 per connection for the memory rows; CPU time per operation (``process_time``
 / ``getrusage``-style clocks of the measured process) is kept beside it.
+
+A TLS workload can name a no-TLS reference row (``Workload.plain``): the
+same loop over plain sockets, C floor and one Python column
+(``python-plain``).  Each repetition then also gives this row's figures
+divided by that row's figures of the same repetition (the C floor by the C
+floor without TLS, every Python column by Python without TLS), and the
+*bound*: what tlsfast (c) would cost, as a ratio to the C floor, if its TLS
+work cost exactly what the C floor's does, ``(Python no TLS + C TLS - C no
+TLS) / C TLS``.  Wall time and CPU time of the measured process alike.
 """
 
 import gc
@@ -15,7 +24,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from .common import IMPLS, BenchError, check
+from .common import TLS_IMPLS, BenchError, check
 
 
 @dataclass
@@ -43,7 +52,9 @@ class Workload:
     params)`` and the C floor's ``c`` command return raw dicts with ``ops``,
     ``wall_ns`` and ``cpu_ns``; ``post(raw, params)`` (optional) checks and
     normalises them.  ``subprocess=True``: ``py`` is called with the
-    implementation's *name* and does its own process handling (memory)."""
+    implementation's *name* and does its own process handling (memory).
+    ``plain``: the name of this row's no-TLS reference row (see the module
+    docstring); both must be selected for the ratios to appear."""
     name: str
     group: str
     title: str
@@ -52,7 +63,7 @@ class Workload:
     full: dict
     py: object = None
     c: str = None
-    impls: tuple = IMPLS
+    impls: tuple = TLS_IMPLS
     target: object = None
     targets: tuple = ()
     post: object = None
@@ -62,6 +73,7 @@ class Workload:
     quick_max_reps: int = 0   # the same with --quick
     runner: object = None     # custom: runner(impl_name, params, ctx) -> raw
     note: str = ""
+    plain: str = ""           # the no-TLS reference row of this one (module docstring)
 
     def all_targets(self):
         return ([self.target] if self.target else []) + list(self.targets)
@@ -140,6 +152,7 @@ def run(workloads, ctx, reps, impl_names, progress=None, log=print):
         results[w.name] = {"workload": w, "impls": names, "samples": {n: [] for n in names},
                            "ratios": {}, "errors": {}, "reps_run": 0}
     for rep in range(reps):
+        rep_samples = {}
         for w in workloads:
             res = results[w.name]
             cap = w.reps_cap(ctx.quick)
@@ -165,6 +178,7 @@ def run(workloads, ctx, reps, impl_names, progress=None, log=print):
                 finally:
                     if progress is not None:
                         progress.update(1)
+            rep_samples[w.name] = this
             for name, s in this.items():
                 res["samples"][name].append(s)
             for ref in ("c-floor", "stdlib"):
@@ -177,7 +191,32 @@ def run(workloads, ctx, reps, impl_names, progress=None, log=print):
                                 s.cpu_cost / this[ref].cpu_cost)
             res["reps_run"] += 1
             res["elapsed_s"] = res.get("elapsed_s", 0.0) + time.monotonic() - started
+        for w in workloads:
+            if w.plain in rep_samples and w.name in rep_samples:
+                _plain_ratios(results[w.name], rep_samples[w.name], rep_samples[w.plain])
     return [summarize(results[w.name]) for w in workloads]
+
+
+PLAIN_OF = {"c-floor": "c-floor"}    # every other column: "python-plain"
+
+
+def _plain_ratios(res, this, plain):
+    """One repetition's ratios of a TLS row (``this``) to its no-TLS row
+    (``plain``), and the bound (module docstring), wall and CPU."""
+    for name, s in this.items():
+        ref = plain.get(PLAIN_OF.get(name, "python-plain"))
+        if ref is None:
+            continue
+        res["ratios"].setdefault("plain", {}).setdefault(name, []).append(s.cost / ref.cost)
+        if s.cpu_cost is not None and ref.cpu_cost:
+            res["ratios"].setdefault("plain/cpu", {}).setdefault(name, []).append(
+                s.cpu_cost / ref.cpu_cost)
+    c_tls, c_plain, py_plain = this.get("c-floor"), plain.get("c-floor"), plain.get("python-plain")
+    if c_tls and c_plain and py_plain:
+        res.setdefault("bound", []).append((py_plain.cost + c_tls.cost - c_plain.cost) / c_tls.cost)
+        if c_tls.cpu_cost and c_plain.cpu_cost is not None and py_plain.cpu_cost is not None:
+            res.setdefault("bound/cpu", []).append(
+                (py_plain.cpu_cost + c_tls.cpu_cost - c_plain.cpu_cost) / c_tls.cpu_cost)
 
 
 def median(xs):
@@ -191,6 +230,8 @@ def summarize(res):
         "unit_label": UNIT_LABEL[w.unit], "note": w.note, "reps": res["reps_run"],
         "elapsed_s": round(res.get("elapsed_s", 0.0), 2),
         "impls": {}, "errors": res["errors"], "targets": [],
+        "plain": w.plain, "bound": median(res.get("bound", [])),
+        "bound_cpu": median(res.get("bound/cpu", [])),
     }
     for name in res["impls"]:
         samples = res["samples"][name]
@@ -205,6 +246,8 @@ def summarize(res):
             "value": display(w, cost), "cost": cost, "cpu_cost": cpu,
             "cpu_value": display(w, cpu) if w.unit != "bytes" else None,
             "x_c": ratio_c, "x_c_cpu": ratio_c_cpu, "x_stdlib": ratio_std,
+            "x_plain": median(res["ratios"].get("plain", {}).get(name, [])),
+            "x_plain_cpu": median(res["ratios"].get("plain/cpu", {}).get(name, [])),
             "n": len(samples), "ops": samples[0].ops,
             "samples": [{"cost": s.cost, "cpu_cost": s.cpu_cost,
                          **{k: v for k, v in s.raw.items() if k not in ("ok", "workload")}}

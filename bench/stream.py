@@ -123,6 +123,13 @@ def _peer(ctx, mode, port, *args, stdin=subprocess.DEVNULL):
                             stdout=subprocess.PIPE, text=True)
 
 
+def stop_peer(proc):
+    """Kill the peer process if it is still running (a workload that failed)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def wait_peer(proc, timeout=60):
     try:
         out, _ = proc.communicate(timeout=timeout)
@@ -191,9 +198,7 @@ def tcp_stream(name, p, ctx):
         send_all(impl, conn, struct.pack("<Q", received))
         peer_result = wait_peer(peer)
     finally:
-        if peer.poll() is None:
-            peer.kill()
-            peer.wait()
+        stop_peer(peer)
         if conn is not None:
             impl.close(conn)
         lsock.close()
