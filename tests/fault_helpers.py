@@ -938,6 +938,68 @@ def scenario_gil_sendall(impl, cfg, nbytes=1 << 20):
             "digest_ok": got.get("digest") == hashlib.sha256(blob).hexdigest()}
 
 
+def scenario_writes_while_taking_tickets(impl, cfg, iterations=100, frames=300, num_tickets=2):
+    """The websockets sync client's pattern: as soon as the client's TLS 1.3
+    handshake returns, one thread blocks in recv() -- its SSL_read takes the
+    server's NewSessionTickets as they arrive -- while the handshaking
+    thread sendall()s ``frames`` small frames.  Over a socketpair (no TCP
+    delays: the tickets land in the middle of the writes).  Fresh
+    connections, ``iterations`` of them, stopping at the first that goes
+    wrong; the server checks that every frame arrived, whole and in order,
+    then answers the reader."""
+    sctx = server_context(ssl, cfg["chain"], cfg["key"], "1.3")
+    sctx.num_tickets = num_tickets
+    cctx = client_context(impl, cfg["ca"], "1.3")
+    expected = b"".join(frame(0, seq, 40) for seq in range(frames))
+    runs = 0
+    failure = None
+    for _ in range(iterations):
+        raw_c, raw_s = socket.socketpair()
+        for raw in (raw_c, raw_s):
+            raw.settimeout(IO_TIMEOUT)
+        rec = _Recorder()
+        got = {}
+
+        def peer():
+            server = sctx.wrap_socket(raw_s, server_side=True)
+            server.settimeout(2.0)
+            data = bytearray()
+            for _ in range(len(expected)):      # >= 1 byte per recv: bounded
+                if len(data) >= len(expected):
+                    break
+                chunk = server.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            got["received"] = bytes(data)
+            server.sendall(b"done")
+
+        def reader():
+            got["reply"] = client.recv(100)
+
+        threads = [rec.run("peer", peer)]
+        client = cctx.wrap_socket(raw_c, server_hostname="localhost")
+        threads.append(rec.run("reader", reader))
+        try:
+            for seq in range(frames):
+                client.sendall(frame(0, seq, 40))
+        except OSError as exc:
+            rec.errors["writer"] = _exc_text(exc)
+        stuck = _join_all(threads, 15)
+        for sock in (client, raw_c, raw_s):
+            with contextlib.suppress(OSError):
+                sock.close()
+        runs += 1
+        received = got.get("received")
+        if stuck or rec.errors or received != expected or got.get("reply") != b"done":
+            failure = {"run": runs - 1, "stuck": stuck, "errors": rec.errors,
+                       "received": None if received is None else len(received),
+                       "expected": len(expected), "intact": received == expected,
+                       "reply": repr(got.get("reply"))}
+            break
+    return {"runs": runs, "iterations": iterations, "failure": failure}
+
+
 THREAD_SCENARIOS = {
     "gil_recv": scenario_gil_recv,
     "gil_sendall": scenario_gil_sendall,
@@ -945,6 +1007,7 @@ THREAD_SCENARIOS = {
     "two_writers": scenario_two_writers,
     "handshake_and_recv": scenario_handshake_and_recv,
     "stress": scenario_stress,
+    "writes_while_taking_tickets": scenario_writes_while_taking_tickets,
 }
 
 

@@ -275,6 +275,21 @@ def test_websockets_sync(impl, contexts, direction):
     from websockets.sync.client import connect
     from websockets.sync.server import serve
     cctx, sctx = contexts(direction)
+    if direction == "impl-server":
+        # The far end is websockets' sync client on a stdlib socket: its
+        # reader thread sits in recv() from the end of the TLS handshake
+        # while the caller's thread sends the HTTP upgrade request, and the
+        # stdlib lets SSL_read and SSL_write run in one SSL* at once.  The
+        # reader takes the server's TLS 1.3 NewSessionTickets inside
+        # OpenSSL's handshake state machine, which writes through a
+        # buffering BIO it frees unflushed: a request SSL_write reported
+        # sent meanwhile never reaches the wire (the client times out
+        # waiting for the response), or the stream is corrupted -- with a
+        # stdlib server as with tlsfast's.  Without tickets that reader has
+        # nothing to take and the far end is reliable; tlsfast's own socket
+        # keeps the two threads apart (test_threads.py,
+        # test_writes_while_the_reader_takes_tickets).
+        sctx.num_tickets = 0
     seen = {}
 
     def echo(ws):
