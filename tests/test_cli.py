@@ -477,20 +477,62 @@ def test_workers_serve_resume_on_any_worker_and_stop_together(impl_name, tmp_pat
         assert "Traceback" not in out
 
 
+def _killed(victim: int, outcome: str) -> str:
+    """The supervisor's stderr line for worker ``victim`` killed by SIGKILL."""
+    return (rf"^tlsfast serve: worker [12] \(pid {victim}\) killed by SIGKILL "
+            rf"\({outcome}\); (\d) of 2 workers serving$")
+
+
 @linux_only
-def test_worker_death_is_reported_and_the_others_serve_on(impl_name, tmp_path):
+def test_a_dead_worker_is_restarted_and_resumes_old_tickets(impl_name, tmp_path):
     with Workers(impl_name, tmp_path) as srv:
+        _, _, session = srv.visit()      # a ticket from the workers started first
         victim, survivor = sorted(srv.pids)
         os.kill(victim, signal.SIGKILL)
-        srv.proc.wait_for_line(rf"^tlsfast serve: worker [12] \(pid {victim}\) killed by "
-                               r"SIGKILL; 1 of 2 workers still serving$")
+        line = srv.proc.wait_for_line(_killed(victim, r"restarted as pid (\d+)"))
+        replacement = int(line.group(1))
+        assert line.group(2) == "2" and replacement not in srv.pids
+        # the new worker joined the group, and holds the same ticket keys
+        seen = set()
+        for _ in range(LANDING_TRIES):
+            pid, reused, _ = srv.visit(session)
+            assert reused, f"no resumption on pid {pid}"
+            assert pid in (survivor, replacement)
+            seen.add(pid)
+            if seen == {survivor, replacement}:
+                break
+        assert seen == {survivor, replacement}, f"every connection landed on {seen}"
+        srv.proc.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.finish(EXIT_TIMEOUT) == 1, srv.proc.output
+        last = srv.proc.output.splitlines()[-1]
+        assert re.fullmatch(rf"tlsfast serve: error: 1 worker failure: worker [12] "
+                            rf"\(pid {victim}\) killed by SIGKILL \(restarted as pid "
+                            rf"{replacement}\)", last), srv.proc.output
+        assert not _wait_gone([survivor, replacement], 0)
+
+
+@linux_only
+def test_a_crash_loop_is_not_restarted_and_the_others_serve_on(impl_name, tmp_path):
+    from tlsfast._server import RESTART_LIMIT, RESTART_WINDOW
+    with Workers(impl_name, tmp_path) as srv:
+        victim, survivor = sorted(srv.pids)
+        started = time.monotonic()
+        for _ in range(RESTART_LIMIT):
+            os.kill(victim, signal.SIGKILL)
+            victim = int(srv.proc.wait_for_line(
+                _killed(victim, r"restarted as pid (\d+)")).group(1))
+        if time.monotonic() - started > RESTART_WINDOW - 2:
+            pytest.skip(f"{RESTART_LIMIT} restarts took longer than the crash-loop window")
+        os.kill(victim, signal.SIGKILL)
+        line = srv.proc.wait_for_line(_killed(
+            victim, rf"not restarted: {RESTART_LIMIT} restarts within {RESTART_WINDOW:g} s"))
+        assert line.group(1) == "1"
         for _ in range(4):
             assert srv.visit()[0] == survivor
         srv.proc.proc.send_signal(signal.SIGTERM)
         assert srv.proc.finish(EXIT_TIMEOUT) == 1, srv.proc.output
         last = srv.proc.output.splitlines()[-1]
-        assert re.fullmatch(rf"tlsfast serve: error: 1 of 2 workers failed: worker [12] "
-                            rf"\(pid {victim}\) killed by SIGKILL", last), srv.proc.output
+        assert last.startswith(f"tlsfast serve: error: {RESTART_LIMIT + 1} worker failures: "), last
         assert not _wait_gone([survivor], 0)
 
 

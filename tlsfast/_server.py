@@ -69,6 +69,8 @@ CLOSE_TIMEOUT = 2.0            # waiting for the peer's close_notify
 STOP_GRACE = 3.0               # finishing open connections when stopping
 TICK = 0.25                    # longest select() wait: signals, timeouts
 KILL_MARGIN = 2.0              # after STOP_GRACE, a worker still running is killed
+RESTART_LIMIT = 5              # failed workers restarted within RESTART_WINDOW,
+RESTART_WINDOW = 10.0          # seconds; beyond that a crash loop is let die
 TICKET_KEY_SIZE = 80           # bytes: SSLContext.set_session_ticket_keys
 
 _REQUEST_LINE = re.compile(rb"([A-Z]{1,16}) ([\x21-\x7e]+) HTTP/(1\.[01])")
@@ -784,9 +786,18 @@ class Supervisor:
     go on serving; the kernel sends new connections to the listening
     sockets still open.  A worker whose supervisor is gone stops by itself.
 
+    A worker that dies while the group is serving (a signal or a non-zero
+    exit, not its own ``--duration`` / ``--max-requests``) is restarted: a
+    new listening socket joins the ``SO_REUSEPORT`` group and a new worker
+    is forked from this process, with the same context and ticket keys (so
+    tickets issued before resume there).  More than ``RESTART_LIMIT``
+    failures within ``RESTART_WINDOW`` seconds is a crash loop: the dead
+    worker then stays dead and the others serve on.
+
     ``run()`` returns 0 when every worker stopped cleanly (signal,
-    ``--duration``, ``--max-requests``, each counted per worker) and raises
-    CLIError naming the workers that did not."""
+    ``--duration``, ``--max-requests``, each counted per worker) and no
+    worker failed on the way; else it raises CLIError naming every failure
+    (restarted or not)."""
 
     # waited for with sigwaitinfo, blocked meanwhile (no handler runs);
     # getattr: Windows has no SIGCHLD (and no workers)
@@ -798,27 +809,22 @@ class Supervisor:
         self.listeners = listeners
         self.options = options
         self.count = len(listeners)
+        self.address = listeners[0].getsockname()[:2]   # (host, port) of the group
         self.pids = {}                   # live worker pid -> worker number
+        self.restarts = []               # monotonic times of recent restarts
+        self.report_w = None             # the workers' report pipe (restarts need it)
         self.failures = []               # "worker I (pid P) ..." for the error
         self.stop_reason = None
         self.kill_at = None              # monotonic time to kill stragglers
 
     def run(self):
-        report_r, report_w = os.pipe()
-        supervisor = os.getpid()
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+        report_r, self.report_w = os.pipe()
+        self.report_r = report_r
+        self.supervisor = os.getpid()
+        self.blocked = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
         try:
             for number, listener in enumerate(self.listeners, 1):
-                sys.stdout.flush()
-                sys.stderr.flush()
-                pid = os.fork()
-                if pid == 0:
-                    os.close(report_r)
-                    self._worker(number, listener, report_w, blocked, supervisor)  # no return
-                self.pids[pid] = number
-                listener.close()         # the worker's now: no connection may wait here
-            os.close(report_w)
-            report_w = None
+                self._spawn(number, listener)
             pids = " ".join(str(pid) for pid in self.pids)
             print(f"workers: {self.count} (pids {pids})")
             print("stop with Ctrl-C", flush=True)
@@ -829,9 +835,8 @@ class Supervisor:
             for listener in self.listeners:
                 listener.close()
             self._reap(block=True, expected=True)
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            if report_w is not None:
-                os.close(report_w)
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.blocked)
+            os.close(self.report_w)      # the workers' ends are closed: EOF below
             with open(report_r, "rb") as f:
                 reports = f.read().decode().splitlines()
         served = accepted = errors = 0
@@ -847,9 +852,40 @@ class Supervisor:
         print(f"stopped ({reason}): {served} requests on {accepted} connections, "
               f"{errors} errors, {self.count} workers", flush=True)
         if self.failures:
-            raise CLIError(f"{len(self.failures)} of {self.count} workers failed: "
+            count = len(self.failures)
+            raise CLIError(f"{count} worker failure{'s' if count > 1 else ''}: "
                            + "; ".join(self.failures))
         return 0
+
+    def _spawn(self, number, listener):
+        """Fork worker ``number`` serving ``listener`` (closed here once the
+        worker has it: no connection may wait on a socket no one accepts
+        from); returns its pid."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(self.report_r)
+            self._worker(number, listener, self.report_w, self.blocked,
+                         self.supervisor)    # no return
+        self.pids[pid] = number
+        listener.close()
+        return pid
+
+    def _restart(self, number):
+        """A new worker ``number`` on a new socket of the group; returns
+        what happened, for the failure's report."""
+        now = time.monotonic()
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW]
+        if len(self.restarts) >= RESTART_LIMIT:
+            return (f"not restarted: {len(self.restarts)} restarts within "
+                    f"{RESTART_WINDOW:g} s")
+        try:
+            listener = _listen(*self.address, reuse_port=True)
+        except (OSError, CLIError) as exc:
+            return f"not restarted: {exc}"
+        self.restarts.append(now)
+        return f"restarted as pid {self._spawn(number, listener)}"
 
     def _supervise(self):
         while True:
@@ -899,9 +935,11 @@ class Supervisor:
             if code == 0 or expected:
                 continue
             what = f"worker {number} (pid {pid}) {_exit_description(code)}"
+            if self.stop_reason is None:
+                what += f" ({self._restart(number)})"
             self.failures.append(what)
             print(f"tlsfast serve: {what}; {len(self.pids)} of {self.count} workers "
-                  "still serving", file=sys.stderr, flush=True)
+                  "serving", file=sys.stderr, flush=True)
 
     def _worker(self, number, listener, report_fd, blocked, supervisor):
         """The child after fork(): serve on ``listener``, then leave with
