@@ -236,28 +236,23 @@ cdef class _SSLConnection:
         return self
 
     cdef int _attach_socket(self, bint tcp) except -1:
-        """Socket mode's BIOs: writes go to a socket BIO on ``fd``, reads
-        come through ``_peek_bio.h``'s reader, which brings several records
-        per recv(2) during a read without ever taking from the kernel a
-        byte OpenSSL did not consume (``tcp``: from a read's first record
-        on, where a peek costs no more than a read).  With
-        ``OP_ENABLE_KTLS`` both are socket BIOs (``SSL_set_fd``): kernel
-        TLS needs them."""
-        cdef BIO *rbio
-        cdef BIO *wbio
+        """Socket mode's BIO, for reads and writes on ``fd``:
+        ``_peek_bio.h``'s, which brings several records per recv(2) during
+        a read without ever taking from the kernel a byte OpenSSL did not
+        consume (``tcp``: from a read's first record on, where a peek costs
+        no more than a read) and writes as the socket BIO does.  With
+        ``OP_ENABLE_KTLS`` it is a socket BIO (``SSL_set_fd``): kernel TLS
+        needs one."""
+        cdef BIO *bio
         ERR_clear_error()
         if SSL_get_options(self.ssl) & SSL_OP_ENABLE_KTLS:
             if SSL_set_fd(self.ssl, self.fd) != 1:
                 raise _ssl_error_from_queue()
             return 0
-        rbio = tlsfast_peek_bio_new(self.fd, tcp)
-        if rbio == NULL:
+        bio = tlsfast_peek_bio_new(self.fd, tcp)
+        if bio == NULL:
             raise _ssl_error_from_queue()
-        wbio = BIO_new_socket(self.fd, BIO_NOCLOSE)
-        if wbio == NULL:
-            BIO_free(rbio)
-            raise _ssl_error_from_queue()
-        SSL_set_bio(self.ssl, rbio, wbio)     # takes both references
+        SSL_set_bio(self.ssl, bio, bio)     # one BIO both ways: takes one reference
         return 0
 
     cdef int _attach_bios(self, object incoming, object outgoing, object session) except -1:

@@ -48,7 +48,6 @@ cdef extern from "openssl/bio.h" nogil:
     uint64_t BIO_number_read(BIO *b)
     uint64_t BIO_number_written(BIO *b)
     int BIO_set_mem_eof_return(BIO *b, int v)
-    BIO *BIO_new_socket(int sock, int close_flag)
     # custom BIO methods (the adapter for foreign MemoryBIO objects)
     int BIO_get_new_index()
     BIO_METHOD *BIO_meth_new(int type, const char *name)
