@@ -782,12 +782,12 @@ class Supervisor:
     one process); a worker still running ``STOP_GRACE + KILL_MARGIN``
     seconds later is killed.  The workers ignore ``SIGINT`` themselves, so
     that Ctrl-C, which the terminal sends to the whole process group, counts
-    once.  A worker that dies is reported on stderr at once and the others
-    go on serving; the kernel sends new connections to the listening
-    sockets still open.  A worker whose supervisor is gone stops by itself.
+    once.  A worker whose supervisor is gone stops by itself.
 
     A worker that dies while the group is serving (a signal or a non-zero
-    exit, not its own ``--duration`` / ``--max-requests``) is restarted: a
+    exit, not its own ``--duration`` / ``--max-requests``) is reported on
+    stderr at once, the kernel sends new connections to the listening
+    sockets still open, and the worker is restarted: a
     new listening socket joins the ``SO_REUSEPORT`` group and a new worker
     is forked from this process, with the same context and ticket keys (so
     tickets issued before resume there).  More than ``RESTART_LIMIT``
@@ -812,14 +812,17 @@ class Supervisor:
         self.address = listeners[0].getsockname()[:2]   # (host, port) of the group
         self.pids = {}                   # live worker pid -> worker number
         self.restarts = []               # monotonic times of recent restarts
-        self.report_w = None             # the workers' report pipe (restarts need it)
+        # set by run(), kept for restarts: the workers' report pipe, this
+        # process's pid and the signal mask a worker goes back to
+        self.report_r = self.report_w = None
+        self.supervisor = None
+        self.blocked = None
         self.failures = []               # "worker I (pid P) ..." for the error
         self.stop_reason = None
         self.kill_at = None              # monotonic time to kill stragglers
 
     def run(self):
-        report_r, self.report_w = os.pipe()
-        self.report_r = report_r
+        self.report_r, self.report_w = os.pipe()
         self.supervisor = os.getpid()
         self.blocked = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
         try:
@@ -837,7 +840,7 @@ class Supervisor:
             self._reap(block=True, expected=True)
             signal.pthread_sigmask(signal.SIG_SETMASK, self.blocked)
             os.close(self.report_w)      # the workers' ends are closed: EOF below
-            with open(report_r, "rb") as f:
+            with open(self.report_r, "rb") as f:
                 reports = f.read().decode().splitlines()
         served = accepted = errors = 0
         reasons = []
